@@ -1,0 +1,116 @@
+"""The Portland demo: the police districts as a city → precinct → district tree, a unit per district, and the
+19,376 calls of August 2016 as history. Each step is skipped when its data is already there."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import shapely
+from rich.console import Console
+from shapely.geometry import shape
+
+from precinct.domains.incidents import catalogue, history
+from precinct.domains.incidents import service as incidents
+from precinct.domains.orgs import service as orgs
+from precinct.domains.units import service as units
+from precinct.platform import migrate
+from precinct.platform.config import Settings
+from precinct.platform.context import Ctx
+from precinct.platform.db import Database
+
+ROOT_CODE = "PDX"
+ROOT_NAME = "Portland Police Bureau"
+PORTLAND_TIMEZONE = "America/Los_Angeles"
+
+
+@dataclass
+class DemoSummary:
+    database: str
+    orgs: int
+    grids: int
+    units: int
+    incidents_imported: int
+    incidents_already_present: int
+
+
+def build(settings: Settings, data_dir: Path, console: Console) -> DemoSummary:
+    districts = data_dir / "portland" / "portland-police-districts.zip"
+    calls = data_dir / "portland" / "080116_083116_Data.zip"
+    for needed in (districts, calls):
+        if not needed.is_file():
+            raise SystemExit(f"demo data not found: {needed} (give --data PATH to the shared data folder)")
+    migrate.upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        with db.transaction() as session:
+            ctx = Ctx(session=session, settings=settings, actor="demo")
+            if not incidents.list_types(ctx):
+                console.print(f"catalogue: {catalogue.load_catalogue(ctx, settings.catalogue_path)} types")
+            if not orgs.list_grids(ctx):
+                report = orgs.import_grids(
+                    ctx,
+                    districts,
+                    orgs.GridImportOptions(
+                        code_field="DISTRICT",
+                        group_field="PRECINCT",
+                        root_code=ROOT_CODE,
+                        root_name=ROOT_NAME,
+                        repair=True,  # two districts have rings that touch themselves; each repair is reported
+                    ),
+                )
+                console.print(f"districts: {report.created} grids under {len(report.stations_created)} precincts")
+                for note in report.repaired:
+                    console.print(f"  {note}")
+            if not units.list_units(ctx):
+                console.print(f"units: {_add_units(ctx)} registered")
+        mapping = resources.files("precinct.data").joinpath("portland_call_mapping.csv")
+        with resources.as_file(mapping) as mapping_path:
+            console.print("history: importing the August 2016 calls …")
+            imported = history.import_calls(
+                db, settings, calls, mapping_path, date_field="occ_date", timezone=PORTLAND_TIMEZONE
+            )
+        with db.transaction(write=False) as session:
+            ctx = Ctx(session=session, settings=settings, actor="demo")
+            return DemoSummary(
+                database=db.backend,
+                orgs=len(orgs.list_orgs(ctx)),
+                grids=len(orgs.list_grids(ctx)),
+                units=len(units.list_units(ctx)),
+                incidents_imported=imported.imported,
+                incidents_already_present=imported.already_present,
+            )
+    finally:
+        db.dispose()
+
+
+def _add_units(ctx: Ctx) -> int:
+    """A patrol car in every district, and a traffic and a rapid-response unit in every precinct."""
+    count = 0
+    for grid in orgs.list_grids(ctx):
+        point = shape(grid.boundary).representative_point()
+        units.create_unit(
+            ctx,
+            call_sign=f"{grid.code}-P1",
+            kind="patrol_car",
+            home_org_id=grid.org_id,
+            capabilities=["patrol"],
+            lon=point.x,
+            lat=point.y,
+        )
+        count += 1
+    for station in (o for o in orgs.list_orgs(ctx) if o.level == "station" and o.boundary):
+        point = shapely.centroid(shape(station.boundary))
+        for kind, capabilities in (("traffic", ["traffic"]), ("rapid_response", ["armed", "patrol"])):
+            units.create_unit(
+                ctx,
+                call_sign=f"{station.code}-{kind.upper()[:3]}1",
+                kind=kind,
+                home_org_id=station.id,
+                capabilities=capabilities,
+                lon=point.x,
+                lat=point.y,
+            )
+            count += 1
+    return count

@@ -1,0 +1,325 @@
+"""The ``precinct`` command: database, imports, incidents, units, KPIs, the server and the demo."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from precinct.cli import demo as demo_module
+from precinct.domains.analytics import service as analytics
+from precinct.domains.incidents import catalogue, history
+from precinct.domains.incidents import service as incidents
+from precinct.domains.incidents.schemas import IncidentCreate
+from precinct.domains.orgs import service as orgs
+from precinct.domains.units import service as units
+from precinct.platform import migrate
+from precinct.platform.config import Settings
+from precinct.platform.context import Ctx
+from precinct.platform.db import Database
+from precinct.platform.errors import PrecinctError
+
+app = typer.Typer(help="precinct: the police station and the command centre above it.", no_args_is_help=True)
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+import_app = typer.Typer(help="Import boundaries and history.", no_args_is_help=True)
+incidents_app = typer.Typer(help="Incidents.", no_args_is_help=True)
+units_app = typer.Typer(help="Units.", no_args_is_help=True)
+catalogue_app = typer.Typer(help="The incident-type catalogue.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(import_app, name="import")
+app.add_typer(incidents_app, name="incidents")
+app.add_typer(units_app, name="units")
+app.add_typer(catalogue_app, name="catalogue")
+
+console = Console()
+err = Console(stderr=True)
+
+
+def actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+@contextmanager
+def context(settings: Settings | None = None) -> Iterator[Ctx]:
+    """One transaction for one command, with a readable error and exit code 1 for any domain error."""
+    settings = settings or Settings()
+    db = Database(settings.database_url)
+    try:
+        with db.transaction() as session:
+            yield Ctx(session=session, settings=settings, actor=actor())
+    except PrecinctError as error:
+        err.print(f"[red]error:[/red] {error.message}")
+        for problem in error.details.get("problems", [])[:50]:
+            err.print(f"  - {problem['message'] if isinstance(problem, dict) else problem}")
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to the newest version."""
+    settings = Settings()
+    migrate.upgrade(settings.database_url)
+    console.print(f"schema up to date at {_safe_url(settings.database_url)}")
+
+
+@catalogue_app.command("load")
+def catalogue_load(
+    path: Annotated[Path | None, typer.Argument(help="A catalogue CSV; the default file when omitted")] = None,
+) -> None:
+    """Load (or replace) the incident-type catalogue."""
+    with context() as ctx:
+        count = catalogue.load_catalogue(ctx, path or ctx.settings.catalogue_path)
+    console.print(f"{count} incident types loaded")
+
+
+@import_app.command("grids")
+def import_grids(
+    path: Annotated[Path, typer.Argument(help="GeoJSON, shapefile or zipped shapefile, any CRS")],
+    code_field: Annotated[str, typer.Option(help="Field holding each grid's code")],
+    name_field: Annotated[str | None, typer.Option(help="Field holding each grid's name")] = None,
+    kind: Annotated[str, typer.Option(help="grid, police_beat or micro_grid")] = "police_beat",
+    station: Annotated[str | None, typer.Option(help="Code of the station every grid belongs to")] = None,
+    group_field: Annotated[str | None, typer.Option(help="Field naming each grid's station")] = None,
+    root: Annotated[str | None, typer.Option(help="Code of the org above the stations (made if missing)")] = None,
+    root_name: Annotated[str | None, typer.Option(help="Name of that org, when it is made")] = None,
+    root_level: Annotated[str, typer.Option(help="Level of that org")] = "city",
+    repair: Annotated[bool, typer.Option(help="Make self-intersecting polygons valid, reporting each")] = False,
+    skip_invalid: Annotated[bool, typer.Option(help="Import the good features and report the rest")] = False,
+) -> None:
+    """Import grid polygons; invalid, overlapping or self-intersecting ones are reported by feature."""
+    options = orgs.GridImportOptions(
+        code_field=code_field,
+        name_field=name_field,
+        kind=kind,
+        station_code=station,
+        group_field=group_field,
+        root_code=root,
+        root_name=root_name,
+        root_level=root_level,
+        repair=repair,
+        skip_invalid=skip_invalid,
+    )
+    with context() as ctx:
+        report = orgs.import_grids(ctx, path, options)
+    for note in report.repaired:
+        err.print(f"[yellow]repaired:[/yellow] {note}")
+    for problem in report.problems:
+        err.print(f"[yellow]skipped:[/yellow] {problem['message']}")
+    console.print(
+        f"{report.features} features: {report.created} grids created, {report.updated} updated, "
+        f"{len(report.stations_created)} stations created"
+    )
+
+
+@import_app.command("calls")
+def import_calls(
+    path: Annotated[Path, typer.Argument(help="Calls for service: a point file (zipped shapefile, GeoJSON)")],
+    mapping: Annotated[Path, typer.Option(help="CSV mapping a source field's values to catalogue types")],
+    date_field: Annotated[str, typer.Option(help="Field holding the date of each call")],
+    timezone: Annotated[str | None, typer.Option(help="Zone the dates are in (default: the setting)")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=50_000)] = 2000,
+) -> None:
+    """Load historical calls as closed incidents; resumable, and a second run adds nothing."""
+    settings = Settings()
+    db = Database(settings.database_url)
+    try:
+        with _progress() as progress:
+            task = progress.add_task("importing calls", total=None)
+
+            def advance(count: int, total: int) -> None:
+                progress.update(task, advance=count, total=total)
+
+            report = history.import_calls(
+                db,
+                settings,
+                path,
+                mapping,
+                date_field=date_field,
+                timezone=timezone,
+                batch_size=batch_size,
+                on_batch=advance,
+            )
+    except PrecinctError as error:
+        err.print(f"[red]error:[/red] {error.message}")
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()
+    console.print(
+        f"{report.records} records: {report.imported} imported, {report.already_present} already present, "
+        f"{report.unassigned} outside every jurisdiction, {sum(report.skipped.values())} skipped"
+    )
+    for reason, count in report.skipped.most_common(20):
+        console.print(f"  skipped {count}: {reason}")
+
+
+@incidents_app.command("create")
+def incidents_create(
+    type_code: Annotated[str, typer.Option("--type", help="8-character catalogue code")],
+    lon: Annotated[float | None, typer.Option()] = None,
+    lat: Annotated[float | None, typer.Option()] = None,
+    address: Annotated[str | None, typer.Option()] = None,
+    narrative: Annotated[str, typer.Option()] = "",
+    source: Annotated[str, typer.Option()] = "phone_110",
+    priority: Annotated[int | None, typer.Option(min=1, max=4)] = None,
+    idempotency_key: Annotated[str | None, typer.Option(help="Retry-safe key")] = None,
+) -> None:
+    """Take a call from the command line."""
+    try:
+        data = IncidentCreate.model_validate(
+            {
+                "type_code": type_code,
+                "lon": lon,
+                "lat": lat,
+                "address": address,
+                "narrative": narrative,
+                "source": source,
+                "priority": priority,
+            }
+        )
+    except ValueError as error:
+        err.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    with context() as ctx:
+        result = incidents.create_incident(ctx, data, idempotency_key)
+        incident = result.incident
+        console.print(
+            f"incident {incident.number} (id {incident.id}) {'created' if result.created else 'already existed'}; "
+            f"status {incident.status}, priority {incident.priority}, "
+            f"{'unassigned' if incident.unassigned else f'org {incident.org_id}'}"
+        )
+        for duplicate in result.duplicates:
+            console.print(f"  probable duplicate: {duplicate.incident.number} {duplicate.distance_m:.0f} m away")
+
+
+@units_app.command("add")
+def units_add(
+    call_sign: Annotated[str, typer.Argument()],
+    kind: Annotated[str, typer.Option()],
+    org: Annotated[str, typer.Option(help="Code of the unit's home org")],
+    capability: Annotated[list[str] | None, typer.Option(help="Repeat for several")] = None,
+    lon: Annotated[float | None, typer.Option()] = None,
+    lat: Annotated[float | None, typer.Option()] = None,
+) -> None:
+    """Register a unit."""
+    with context() as ctx:
+        home = orgs.get_org_by_code(ctx, org)
+        unit = units.create_unit(
+            ctx,
+            call_sign=call_sign,
+            kind=kind,
+            home_org_id=home.id,
+            capabilities=capability or [],
+            lon=lon,
+            lat=lat,
+        )
+        console.print(f"unit {unit.call_sign} (id {unit.id}) registered at {home.code}")
+
+
+@app.command("kpi")
+def kpi(
+    period_from: Annotated[datetime, typer.Option("--from", help="Start, ISO time with zone")],
+    period_to: Annotated[datetime, typer.Option("--to", help="End (exclusive), ISO time with zone")],
+    org: Annotated[str | None, typer.Option(help="Org code; its subtree is counted")] = None,
+    clock_start: Annotated[str | None, typer.Option(help="call, taken or ordered")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
+) -> None:
+    """Station numbers for a period, from timeline events."""
+    if clock_start not in (None, "call", "taken", "ordered"):
+        err.print("[red]error:[/red] --clock-start must be call, taken or ordered")
+        raise typer.Exit(2)
+    with context() as ctx:
+        org_id = orgs.get_org_by_code(ctx, org).id if org else None
+        report = analytics.kpi_report(
+            ctx, org_id=org_id, period_from=period_from, period_to=period_to, clock_start=clock_start
+        )
+    if as_json:
+        console.print_json(report.model_dump_json())
+        return
+    _print_kpi(report.model_dump())
+
+
+def _print_kpi(report: dict[str, Any]) -> None:
+    table = Table(title=f"KPIs {report['period_from']} – {report['period_to']}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("incidents", str(report["incidents"]))
+    for row in report["by_priority"]:
+        table.add_row(f"  priority {row['key']}", str(row["count"]))
+    c2d, response = report["call_to_dispatch"], report["response"]
+    table.add_row("call to dispatch: median / p90 (s)", f"{_s(c2d['median_s'])} / {_s(c2d['p90_s'])}")
+    table.add_row(f"response from {response['clock_start']}: arrivals", str(response["arrivals"]["count"]))
+    table.add_row(
+        "response: median / p90 (s)",
+        f"{_s(response['arrivals']['median_s'])} / {_s(response['arrivals']['p90_s'])}",
+    )
+    share = response["within_target_share"]
+    table.add_row("within target", "–" if share is None else f"{share:.1%}")
+    table.add_row("unacknowledged orders", str(report["unacknowledged_orders"]))
+    table.add_row(f"  overdue (> {report['acknowledge_deadline_s']} s)", str(report["overdue_acknowledgements"]))
+    console.print(table)
+    types = Table(title="incidents by type")
+    for column in ("code", "type", "count"):
+        types.add_column(column)
+    for row in report["by_type"][:15]:
+        types.add_row(row["key"], row["name"] or "", str(row["count"]))
+    console.print(types)
+
+
+def _s(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0f}"
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64)] = 1,
+) -> None:
+    """Run the HTTP API with uvicorn."""
+    import uvicorn
+
+    uvicorn.run("precinct.web.main:app", host=host, port=port, workers=workers, log_level="info")
+
+
+@app.command("demo")
+def demo(
+    data: Annotated[Path, typer.Option(help="The shared data folder")] = Path("../shared/data"),
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the server when ready")] = True,
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+) -> None:
+    """Build the Portland demo (tree, units, August 2016 history) and serve it."""
+    summary = demo_module.build(Settings(), data, console)
+    console.print_json(json.dumps(asdict(summary)))
+    if serve_after:
+        console.print(f"serving on http://127.0.0.1:{port}/docs — Ctrl-C to stop")
+        serve(port=port)
+
+
+@contextmanager
+def _progress() -> Iterator[Progress]:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    ) as progress:
+        yield progress
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

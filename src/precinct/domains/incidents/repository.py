@@ -1,0 +1,174 @@
+"""Queries on incidents, their orders, their timeline and the type catalogue."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Row, Select, func, select, update
+from sqlalchemy.orm import Session
+
+from precinct.domains.incidents.models import (
+    Dispatch,
+    IdempotencyKey,
+    Incident,
+    IncidentCounter,
+    IncidentEvent,
+    IncidentType,
+)
+
+
+class IncidentRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # incidents
+    def by_id(self, incident_id: int, *, for_update: bool = False) -> Incident | None:
+        query = select(Incident).where(Incident.id == incident_id)
+        return self.session.scalar(query.with_for_update() if for_update else query)
+
+    def list(
+        self,
+        *,
+        org_ids: Sequence[int] | None,
+        statuses: Sequence[str] | None,
+        called_from: datetime | None,
+        called_to: datetime | None,
+        limit: int,
+        offset: int,
+    ) -> Sequence[Incident]:
+        query = self._filtered(select(Incident), org_ids, statuses, called_from, called_to)
+        return self.session.scalars(
+            query.order_by(Incident.priority, Incident.called_at.desc(), Incident.id).limit(limit).offset(offset)
+        ).all()
+
+    def _filtered(
+        self,
+        query: Select[tuple[Incident]],
+        org_ids: Sequence[int] | None,
+        statuses: Sequence[str] | None,
+        called_from: datetime | None,
+        called_to: datetime | None,
+    ) -> Select[tuple[Incident]]:
+        if org_ids is not None:
+            query = query.where(Incident.org_id.in_(org_ids))
+        if statuses:
+            query = query.where(Incident.status.in_(statuses))
+        if called_from is not None:
+            query = query.where(Incident.called_at >= called_from)
+        if called_to is not None:
+            query = query.where(Incident.called_at < called_to)
+        return query
+
+    def nearby_same_category(
+        self,
+        *,
+        category_code: str,
+        called_from: datetime,
+        called_to: datetime,
+        lon_range: tuple[float, float],
+        lat_range: tuple[float, float],
+        exclude_id: int,
+    ) -> Sequence[Incident]:
+        return self.session.scalars(
+            select(Incident).where(
+                Incident.category_code == category_code,
+                Incident.called_at >= called_from,
+                Incident.called_at <= called_to,
+                Incident.lon.between(*lon_range),
+                Incident.lat.between(*lat_range),
+                Incident.status != "merged",
+                Incident.id != exclude_id,
+            )
+        ).all()
+
+    def existing_refs(self, refs: Sequence[str]) -> set[str]:
+        rows = self.session.scalars(select(Incident.external_ref).where(Incident.external_ref.in_(refs)))
+        return {r for r in rows if r is not None}
+
+    # numbering
+    def next_number(self, prefix: str, day: date) -> int:
+        """The next sequence number for a prefix and day, taken under the counter row's lock."""
+        bumped = self.session.execute(
+            update(IncidentCounter)
+            .where(IncidentCounter.prefix == prefix, IncidentCounter.day == day)
+            .values(last_value=IncidentCounter.last_value + 1)
+            .returning(IncidentCounter.last_value)
+        ).scalar()
+        if bumped is not None:
+            return int(bumped)
+        with self.session.begin_nested():
+            self.session.add(IncidentCounter(prefix=prefix, day=day, last_value=1))
+        return 1
+
+    def counters(self, keys: Sequence[tuple[str, date]]) -> dict[tuple[str, date], IncidentCounter]:
+        prefixes = {p for p, _ in keys}
+        rows = self.session.scalars(select(IncidentCounter).where(IncidentCounter.prefix.in_(prefixes)))
+        wanted = set(keys)
+        return {(c.prefix, c.day): c for c in rows if (c.prefix, c.day) in wanted}
+
+    # idempotency
+    def idempotency_key(self, key: str) -> IdempotencyKey | None:
+        return self.session.get(IdempotencyKey, key)
+
+    # orders
+    def dispatch_by_id(self, dispatch_id: int, *, for_update: bool = False) -> Dispatch | None:
+        query = select(Dispatch).where(Dispatch.id == dispatch_id)
+        return self.session.scalar(query.with_for_update() if for_update else query)
+
+    def dispatches_of(self, incident_id: int) -> Sequence[Dispatch]:
+        return self.session.scalars(
+            select(Dispatch).where(Dispatch.incident_id == incident_id).order_by(Dispatch.id)
+        ).all()
+
+    def dispatches_in_status(self, statuses: Sequence[str], org_ids: Sequence[int] | None) -> Sequence[Dispatch]:
+        query = select(Dispatch).where(Dispatch.status.in_(statuses))
+        if org_ids is not None:
+            query = query.join(Incident, Incident.id == Dispatch.incident_id).where(Incident.org_id.in_(org_ids))
+        return self.session.scalars(query).all()
+
+    # timeline
+    def events_of(self, incident_id: int) -> Sequence[IncidentEvent]:
+        return self.session.scalars(
+            select(IncidentEvent).where(IncidentEvent.incident_id == incident_id).order_by(IncidentEvent.id)
+        ).all()
+
+    def times_in_period(
+        self, org_ids: Sequence[int] | None, called_from: datetime, called_to: datetime
+    ) -> Sequence[Row[tuple[str, int, datetime, datetime, datetime | None, datetime | None]]]:
+        """For incidents called in a period (merged ones left out): type, priority, time of call, time taken,
+        and the first order and first arrival from the timeline."""
+
+        def first(kind: str) -> Any:
+            return (
+                select(IncidentEvent.incident_id, func.min(IncidentEvent.at).label("at"))
+                .where(IncidentEvent.kind == kind)
+                .group_by(IncidentEvent.incident_id)
+                .subquery(kind)
+            )
+
+        ordered, arrived = first("dispatched"), first("on_scene")
+        query = (
+            select(
+                Incident.type_code,
+                Incident.priority,
+                Incident.called_at,
+                Incident.taken_at,
+                ordered.c.at,
+                arrived.c.at,
+            )
+            .outerjoin(ordered, ordered.c.incident_id == Incident.id)
+            .outerjoin(arrived, arrived.c.incident_id == Incident.id)
+            .where(Incident.status != "merged", Incident.called_at >= called_from, Incident.called_at < called_to)
+        )
+        if org_ids is not None:
+            query = query.where(Incident.org_id.in_(org_ids))
+        return self.session.execute(query).all()  # type: ignore[return-value]
+
+    # catalogue
+    def type_by_code(self, code: str) -> IncidentType | None:
+        return self.session.get(IncidentType, code)
+
+    def types(self) -> Sequence[IncidentType]:
+        return self.session.scalars(select(IncidentType).order_by(IncidentType.code)).all()

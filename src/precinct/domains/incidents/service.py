@@ -1,0 +1,484 @@
+"""The 110 loop: taking a call as an incident, finding its jurisdiction and probable duplicates, sending units,
+following each order step by step, and closing — every step an append-only timeline event."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import IntegrityError
+
+from precinct.core.catalogue import category_of
+from precinct.core.geo import distance_m
+from precinct.core.workflow import (
+    DISPATCH_MACHINE,
+    FINAL_INCIDENT_STATUSES,
+    OPEN_DISPATCH_STATUSES,
+    DispatchAction,
+    IncidentAction,
+    IncidentStatus,
+    TransitionError,
+    check_incident_action,
+    incident_actions,
+    incident_status_from_orders,
+)
+from precinct.domains.incidents.models import Dispatch, IdempotencyKey, Incident, IncidentEvent, IncidentType
+from precinct.domains.incidents.repository import IncidentRepository
+from precinct.domains.incidents.schemas import FeedbackCreate, IncidentCreate
+from precinct.domains.orgs import service as orgs
+from precinct.domains.units import service as units
+from precinct.platform.context import Ctx
+from precinct.platform.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from precinct.platform.events import emit
+
+UNASSIGNED_PREFIX = "X"
+_M_PER_DEG_LAT = 111_320.0
+
+
+@dataclass(frozen=True)
+class ProbableDuplicate:
+    incident: Incident
+    distance_m: float
+    seconds_apart: float
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    incident: Incident
+    created: bool
+    duplicates: list[ProbableDuplicate]
+
+
+# --- taking a call ---------------------------------------------------------------------------------------------
+
+
+def create_incident(ctx: Ctx, data: IncidentCreate, idempotency_key: str | None = None) -> CreateResult:
+    """Register a call: classify, locate, number, look for duplicates, and write the first timeline event.
+
+    With an idempotency key, a retry of the same request returns the incident the first one made; the same key
+    with a different body is a ``Conflict``.
+    """
+    request_hash = _request_hash(data)
+    if idempotency_key is not None:
+        earlier = _replay(ctx, idempotency_key, request_hash)
+        if earlier is not None:
+            return CreateResult(earlier, created=False, duplicates=find_duplicates(ctx, earlier))
+
+    limit = ctx.settings.max_narrative_chars
+    if len(data.narrative) > limit:
+        raise InvalidInput(f"the narrative has {len(data.narrative)} characters; the limit is {limit}")
+    incident_type = get_type(ctx, data.type_code)
+    priority = data.priority if data.priority is not None else incident_type.priority
+    if priority is None:
+        raise InvalidInput(
+            f"type {incident_type.code} ({incident_type.name_en}) is a category with no priority: "
+            "pick a more specific type or give a priority"
+        )
+    now = ctx.now()
+    called_at = data.called_at or now
+    if called_at > now + timedelta(minutes=5):
+        raise InvalidInput(f"the time of call {called_at.isoformat()} is in the future")
+    if called_at < now - timedelta(days=366):
+        raise InvalidInput(f"the time of call {called_at.isoformat()} is over a year ago; import history instead")
+
+    place = orgs.locate(ctx, data.lon, data.lat) if data.lon is not None and data.lat is not None else None
+    prefix = orgs.get_org(ctx, place.org_id).code if place else UNASSIGNED_PREFIX
+    incident = Incident(
+        number=_number(ctx, prefix, now),
+        source=data.source,
+        status=IncidentStatus.RECEIVED,
+        type_code=incident_type.code,
+        category_code=category_of(incident_type.code),
+        priority=priority,
+        called_at=called_at,
+        taken_at=now,
+        address=data.address,
+        lon=data.lon,
+        lat=data.lat,
+        narrative=data.narrative,
+        caller_name=data.caller_name,
+        caller_phone=data.caller_phone,
+        org_id=place.org_id if place else None,
+        grid_id=place.grid_id if place else None,
+        created_by=ctx.actor,
+    )
+    ctx.session.add(incident)
+    ctx.session.flush()
+    duplicates = find_duplicates(ctx, incident)
+    _record(
+        ctx,
+        incident,
+        "received",
+        type_code=incident.type_code,
+        priority=incident.priority,
+        org_id=incident.org_id,
+        unassigned=incident.unassigned,
+        probable_duplicates=[d.incident.id for d in duplicates],
+    )
+    if idempotency_key is not None:
+        _remember_key(ctx, idempotency_key, request_hash, incident)
+    emit(ctx, "incident.created", _summary(incident))
+    return CreateResult(incident, created=True, duplicates=duplicates)
+
+
+def _request_hash(data: IncidentCreate) -> str:
+    canonical = json.dumps(data.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(ctx: Ctx, key: str, request_hash: str) -> Incident | None:
+    earlier = IncidentRepository(ctx.session).idempotency_key(key)
+    if earlier is None:
+        return None
+    if earlier.request_hash != request_hash:
+        raise Conflict(
+            f"idempotency key {key!r} was used for a different request; use a new key for a new call",
+            incident_id=earlier.incident_id,
+        )
+    return get_incident(ctx, earlier.incident_id)
+
+
+def _remember_key(ctx: Ctx, key: str, request_hash: str, incident: Incident) -> None:
+    try:
+        with ctx.session.begin_nested():
+            ctx.session.add(
+                IdempotencyKey(key=key, request_hash=request_hash, incident_id=incident.id, created_at=ctx.now())
+            )
+    except IntegrityError:
+        # A concurrent request with the same key committed first; this one must not become a second incident.
+        raise Conflict(f"idempotency key {key!r} is in use by a concurrent request; retry it") from None
+
+
+def _number(ctx: Ctx, prefix: str, taken_at: datetime) -> str:
+    day = taken_at.astimezone(ZoneInfo(ctx.settings.timezone)).date()
+    sequence = IncidentRepository(ctx.session).next_number(prefix, day)
+    return format_number(prefix, day.strftime("%Y%m%d"), sequence)
+
+
+def format_number(prefix: str, day: str, sequence: int) -> str:
+    """A readable incident number: the station's code, the day and the day's sequence (PDX-NO-20260801-0042)."""
+    return f"{prefix}-{day}-{sequence:04d}"
+
+
+def find_duplicates(ctx: Ctx, incident: Incident) -> list[ProbableDuplicate]:
+    """Incidents of the same category within the configured distance and time window, nearest first."""
+    if incident.lon is None or incident.lat is None:
+        return []
+    radius_m, window = ctx.settings.duplicate_radius_m, timedelta(seconds=ctx.settings.duplicate_window_s)
+    dlat = radius_m / _M_PER_DEG_LAT
+    dlon = radius_m / (_M_PER_DEG_LAT * max(math.cos(math.radians(incident.lat)), 1e-6))
+    candidates = IncidentRepository(ctx.session).nearby_same_category(
+        category_code=incident.category_code,
+        called_from=incident.called_at - window,
+        called_to=incident.called_at + window,
+        lon_range=(incident.lon - dlon, incident.lon + dlon),
+        lat_range=(incident.lat - dlat, incident.lat + dlat),
+        exclude_id=incident.id,
+    )
+    found = []
+    for other in candidates:
+        if other.lon is None or other.lat is None:  # the query matched on coordinates; this keeps mypy sure
+            continue
+        meters = float(distance_m(incident.lon, incident.lat, other.lon, other.lat))
+        if meters <= radius_m:
+            seconds = abs((other.called_at - incident.called_at).total_seconds())
+            found.append(ProbableDuplicate(other, meters, seconds))
+    return sorted(found, key=lambda d: (d.distance_m, d.seconds_apart))
+
+
+# --- reading ---------------------------------------------------------------------------------------------------
+
+
+def get_incident(ctx: Ctx, incident_id: int, *, for_update: bool = False) -> Incident:
+    incident = IncidentRepository(ctx.session).by_id(incident_id, for_update=for_update)
+    if incident is None:
+        raise NotFound(f"no incident with id {incident_id}")
+    return incident
+
+
+def list_incidents(
+    ctx: Ctx,
+    *,
+    org_id: int | None = None,
+    statuses: Sequence[str] | None = None,
+    called_from: datetime | None = None,
+    called_to: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Sequence[Incident]:
+    org_ids = orgs.subtree_ids(ctx, org_id) if org_id is not None else None
+    return IncidentRepository(ctx.session).list(
+        org_ids=org_ids,
+        statuses=statuses,
+        called_from=called_from,
+        called_to=called_to,
+        limit=limit,
+        offset=offset,
+    )
+
+
+def history(ctx: Ctx, incident_id: int) -> tuple[Incident, Sequence[Dispatch], Sequence[IncidentEvent]]:
+    """The whole story of an incident in one call: the record, its orders and every event in order."""
+    incident = get_incident(ctx, incident_id)
+    repo = IncidentRepository(ctx.session)
+    return incident, repo.dispatches_of(incident_id), repo.events_of(incident_id)
+
+
+def allowed_incident_actions(incident: Incident) -> list[str]:
+    return [str(a) for a in incident_actions(incident.status)]
+
+
+def allowed_dispatch_actions(order: Dispatch) -> list[str]:
+    return [str(a) for a in DISPATCH_MACHINE.allowed(order.status)]
+
+
+# --- merging and closing ---------------------------------------------------------------------------------------
+
+
+def merge(ctx: Ctx, incident_id: int, into_incident_id: int) -> Incident:
+    """Fold a duplicate into the incident that carries on; both timelines record it."""
+    if incident_id == into_incident_id:
+        raise InvalidInput("an incident cannot be merged into itself")
+    # Lock in id order, so that two merges of the same pair cannot deadlock.
+    locked = {i: get_incident(ctx, i, for_update=True) for i in sorted((incident_id, into_incident_id))}
+    duplicate, survivor = locked[incident_id], locked[into_incident_id]
+    _check(duplicate, IncidentAction.MERGE)
+    if survivor.status in FINAL_INCIDENT_STATUSES:
+        raise Conflict(f"incident {survivor.number} is {survivor.status}; merge into an open incident")
+    duplicate.status = IncidentStatus.MERGED
+    duplicate.merged_into_id = survivor.id
+    duplicate.closed_at = ctx.now()
+    _record(ctx, duplicate, "merged", into_incident_id=survivor.id, into_number=survivor.number)
+    _record(ctx, survivor, "merged_in", from_incident_id=duplicate.id, from_number=duplicate.number)
+    emit(ctx, "incident.updated", _summary(duplicate))
+    return duplicate
+
+
+def close(ctx: Ctx, incident_id: int, reason: str | None = None) -> Incident:
+    incident = get_incident(ctx, incident_id, for_update=True)
+    _check(incident, IncidentAction.CLOSE)
+    incident.status = IncidentStatus.CLOSED
+    incident.closed_at = ctx.now()
+    _record(ctx, incident, "closed", reason=reason)
+    emit(ctx, "incident.updated", _summary(incident))
+    return incident
+
+
+def reopen(ctx: Ctx, incident_id: int, reason: str | None = None) -> Incident:
+    incident = get_incident(ctx, incident_id, for_update=True)
+    _check(incident, IncidentAction.REOPEN)
+    incident.status = _status_from_orders(ctx, incident)
+    incident.closed_at = None
+    _record(ctx, incident, "reopened", reason=reason, status=incident.status)
+    emit(ctx, "incident.updated", _summary(incident))
+    return incident
+
+
+def _check(incident: Incident, action: IncidentAction) -> None:
+    try:
+        check_incident_action(incident.status, action)
+    except TransitionError as error:
+        raise IllegalTransition(str(error), current=error.current, allowed=list(error.allowed)) from None
+
+
+# --- dispatch orders -------------------------------------------------------------------------------------------
+
+
+def dispatch_unit(ctx: Ctx, incident_id: int, unit_id: int, note: str | None = None) -> Dispatch:
+    """Send a unit: write the order, move the unit and the incident on, and queue the push to its terminal."""
+    incident = get_incident(ctx, incident_id, for_update=True)
+    _check(incident, IncidentAction.DISPATCH)
+    unit = units.get_unit(ctx, unit_id, for_update=True)
+    units.check_dispatchable(unit)
+    order = Dispatch(
+        incident_id=incident.id,
+        unit_id=unit.id,
+        status="ordered",
+        ordered_at=ctx.now(),
+        ordered_by=ctx.actor,
+        note=note,
+    )
+    ctx.session.add(order)
+    ctx.session.flush()
+    units.follow_order(ctx, unit, order.status)
+    _record(ctx, incident, "dispatched", order, unit_id=unit.id, call_sign=unit.call_sign, note=note)
+    _follow_orders(ctx, incident)
+    emit(ctx, "dispatch.ordered", {**_order_summary(order), "incident": _summary(incident)})
+    return order
+
+
+_STEP_EVENTS = {
+    DispatchAction.ACKNOWLEDGE: ("acknowledged", "acknowledged_at"),
+    DispatchAction.DEPART: ("en_route", "en_route_at"),
+    DispatchAction.ARRIVE: ("on_scene", "on_scene_at"),
+    DispatchAction.CLEAR: ("cleared", "cleared_at"),
+    DispatchAction.RETURN: ("returned", "ended_at"),
+    DispatchAction.CANCEL: ("cancelled", "ended_at"),
+}
+
+
+def step_dispatch(ctx: Ctx, dispatch_id: int, action: DispatchAction, reason: str | None = None) -> Dispatch:
+    """Move an order one step (签收, 出警, 到场, 处置完毕, 退单, 取消); an illegal step names the allowed ones."""
+    order = get_dispatch(ctx, dispatch_id, for_update=True)
+    incident = get_incident(ctx, order.incident_id, for_update=True)
+    try:
+        status = DISPATCH_MACHINE.step(order.status, action)
+    except TransitionError as error:
+        raise IllegalTransition(str(error), current=error.current, allowed=list(error.allowed)) from None
+    kind, stamp = _STEP_EVENTS[action]
+    if action in (DispatchAction.RETURN, DispatchAction.CANCEL):
+        if not reason:
+            raise InvalidInput(f"say why the order is {kind}: give a reason")
+        order.end_reason = reason
+    order.status = status
+    setattr(order, stamp, ctx.now())
+    units.follow_order(ctx, units.get_unit(ctx, order.unit_id, for_update=True), order.status)
+    _record(ctx, incident, kind, order, reason=reason)
+    _follow_orders(ctx, incident)
+    emit(ctx, "dispatch.updated", {**_order_summary(order), "incident": _summary(incident)})
+    return order
+
+
+def file_feedback(ctx: Ctx, dispatch_id: int, feedback: FeedbackCreate) -> Dispatch:
+    """The unit's feedback record (反馈单), once, when it is on scene or has cleared."""
+    order = get_dispatch(ctx, dispatch_id, for_update=True)
+    if order.status not in ("on_scene", "cleared"):
+        raise IllegalTransition(
+            f"feedback is filed on scene or after clearing; this order is {order.status}",
+            current=order.status,
+            allowed=allowed_dispatch_actions(order),
+        )
+    if order.feedback_at is not None:
+        raise Conflict(f"feedback for order {order.id} was already filed at {order.feedback_at.isoformat()}")
+    limit = ctx.settings.max_narrative_chars
+    if len(feedback.text) > limit:
+        raise InvalidInput(f"the feedback has {len(feedback.text)} characters; the limit is {limit}")
+    order.feedback_at = ctx.now()
+    order.outcome_code = feedback.outcome_code
+    order.feedback_text = feedback.text
+    order.people_helped = feedback.people_helped
+    order.casualties = feedback.casualties
+    order.case_ref = feedback.case_ref
+    incident = get_incident(ctx, order.incident_id)
+    _record(ctx, incident, "feedback_filed", order, **feedback.model_dump(exclude={"text"}))
+    emit(ctx, "dispatch.updated", _order_summary(order))
+    return order
+
+
+def get_dispatch(ctx: Ctx, dispatch_id: int, *, for_update: bool = False) -> Dispatch:
+    order = IncidentRepository(ctx.session).dispatch_by_id(dispatch_id, for_update=for_update)
+    if order is None:
+        raise NotFound(f"no dispatch order with id {dispatch_id}")
+    return order
+
+
+def open_orders(ctx: Ctx, org_ids: Sequence[int] | None) -> Sequence[Dispatch]:
+    return IncidentRepository(ctx.session).dispatches_in_status(sorted(OPEN_DISPATCH_STATUSES), org_ids)
+
+
+def _status_from_orders(ctx: Ctx, incident: Incident) -> IncidentStatus:
+    ctx.session.flush()
+    orders = IncidentRepository(ctx.session).dispatches_of(incident.id)
+    return incident_status_from_orders(o.status for o in orders)
+
+
+def _follow_orders(ctx: Ctx, incident: Incident) -> None:
+    """Set the incident's state from its orders (it is never set by hand) and log a change."""
+    if incident.status in FINAL_INCIDENT_STATUSES:
+        return
+    status = _status_from_orders(ctx, incident)
+    if status != incident.status:
+        incident.status = status
+        _record(ctx, incident, "status_changed", status=status)
+
+
+# --- timeline --------------------------------------------------------------------------------------------------
+
+
+def _record(ctx: Ctx, incident: Incident, kind: str, order: Dispatch | None = None, **data: Any) -> None:
+    ctx.session.add(
+        IncidentEvent(
+            incident_id=incident.id,
+            dispatch_id=order.id if order else None,
+            kind=kind,
+            at=ctx.now(),
+            actor=ctx.actor,
+            data={k: v for k, v in data.items() if v is not None},
+        )
+    )
+
+
+def _summary(incident: Incident) -> dict[str, Any]:
+    return {
+        "id": incident.id,
+        "number": incident.number,
+        "status": incident.status,
+        "priority": incident.priority,
+        "type_code": incident.type_code,
+        "org_id": incident.org_id,
+        "lon": incident.lon,
+        "lat": incident.lat,
+    }
+
+
+def _order_summary(order: Dispatch) -> dict[str, Any]:
+    return {
+        "id": order.id,
+        "incident_id": order.incident_id,
+        "unit_id": order.unit_id,
+        "status": order.status,
+    }
+
+
+# --- catalogue -------------------------------------------------------------------------------------------------
+
+
+def get_type(ctx: Ctx, code: str) -> IncidentType:
+    incident_type = IncidentRepository(ctx.session).type_by_code(code)
+    if incident_type is None:
+        raise InvalidInput(f"incident type {code!r} is not in the catalogue; see GET /api/incident-types")
+    return incident_type
+
+
+def list_types(ctx: Ctx) -> Sequence[IncidentType]:
+    return IncidentRepository(ctx.session).types()
+
+
+# --- figures for analytics -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IncidentTimeRow:
+    type_code: str
+    priority: int
+    called_at: datetime
+    taken_at: datetime
+    first_ordered_at: datetime | None
+    first_on_scene_at: datetime | None
+    target_s: int | None
+
+
+def incident_times(
+    ctx: Ctx, org_ids: Sequence[int] | None, called_from: datetime, called_to: datetime
+) -> list[IncidentTimeRow]:
+    """For each incident called in the period, the timeline timestamps its KPIs come from."""
+    targets = {t.code: t.response_target_s for t in list_types(ctx)}
+    rows = IncidentRepository(ctx.session).times_in_period(org_ids, called_from, called_to)
+    return [
+        IncidentTimeRow(
+            type_code=type_code,
+            priority=priority,
+            called_at=called_at,
+            taken_at=taken_at,
+            first_ordered_at=ordered_at,
+            first_on_scene_at=on_scene_at,
+            target_s=targets.get(type_code),
+        )
+        for type_code, priority, called_at, taken_at, ordered_at, on_scene_at in rows
+    ]

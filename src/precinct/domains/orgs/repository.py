@@ -1,0 +1,51 @@
+"""Queries on orgs and grids."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from precinct.domains.orgs.models import Grid, JurisdictionRevision, Org
+
+
+class OrgRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def by_id(self, org_id: int) -> Org | None:
+        return self.session.get(Org, org_id)
+
+    def by_code(self, code: str) -> Org | None:
+        return self.session.scalar(select(Org).where(Org.code == code))
+
+    def all(self) -> Sequence[Org]:
+        return self.session.scalars(select(Org).order_by(Org.id)).all()
+
+    def subtree_ids(self, org_id: int) -> list[int]:
+        """The org and every org below it, by a recursive query."""
+        tree = select(Org.id).where(Org.id == org_id).cte("tree", recursive=True)
+        tree = tree.union_all(select(Org.id).where(Org.parent_id == tree.c.id))
+        return list(self.session.scalars(select(tree.c.id)).all())
+
+    def grids(self, org_ids: Sequence[int] | None = None) -> Sequence[Grid]:
+        query = select(Grid).order_by(Grid.id)
+        if org_ids is not None:
+            query = query.where(Grid.org_id.in_(org_ids))
+        return self.session.scalars(query).all()
+
+    def grid_by_code(self, code: str) -> Grid | None:
+        return self.session.scalar(select(Grid).where(Grid.code == code))
+
+    def grid_by_id(self, grid_id: int) -> Grid | None:
+        return self.session.get(Grid, grid_id)
+
+    def revision(self) -> int:
+        return self.session.scalar(select(JurisdictionRevision.revision)) or 0
+
+    def bump_revision(self) -> None:
+        bumped = self.session.execute(update(JurisdictionRevision).values(revision=JurisdictionRevision.revision + 1))
+        if bumped.rowcount == 0:  # type: ignore[attr-defined]
+            self.session.add(JurisdictionRevision(id=1, revision=1))
+        self.session.flush()

@@ -1,0 +1,34 @@
+"""Settings, read once from the environment (``PRECINCT_*``) or a ``.env`` file, then passed down explicitly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ClockStart = Literal["call", "taken", "ordered"]
+
+
+class Settings(BaseSettings):
+    """Everything a deployment may tune. Local practices (DOMAIN.md, marks L and U) live here, not in code."""
+
+    model_config = SettingsConfigDict(env_prefix="PRECINCT_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///var/precinct.sqlite3",
+        description="SQLAlchemy URL; sqlite:///… (default, embedded) or postgresql+psycopg://…",
+    )
+    timezone: str = Field(default="Asia/Shanghai", description="Zone for incident numbers and display")
+    response_clock_start: ClockStart = Field(
+        default="call", description="Which timestamp starts the response clock: call, taken or ordered"
+    )
+    default_response_target_s: int = Field(default=300, gt=0, description="When a type sets none")
+    duplicate_radius_m: float = Field(default=300.0, gt=0, le=50_000)
+    duplicate_window_s: int = Field(default=1800, gt=0, le=7 * 86400)
+    acknowledge_deadline_s: int = Field(default=60, gt=0, description="An order not acknowledged by then is overdue")
+    max_narrative_chars: int = Field(default=4000, gt=0)
+    max_request_bytes: int = Field(default=1_000_000, gt=0)
+    catalogue_path: Path | None = Field(default=None, description="Replaces the default incident-type file")
+    log_sql: bool = False

@@ -1,0 +1,142 @@
+"""The FastAPI application: routers of every domain, one error handler for the whole exception tree, and the
+limits every request meets before it reaches a route."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from precinct.domains.analytics.router import router as analytics_router
+from precinct.domains.incidents.router import router as incidents_router
+from precinct.domains.orgs.router import router as orgs_router
+from precinct.domains.units.router import router as units_router
+from precinct.platform.config import Settings
+from precinct.platform.context import system_clock
+from precinct.platform.db import Database
+from precinct.platform.errors import PrecinctError
+from precinct.platform.http import AppState
+
+log = logging.getLogger("precinct")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    db: Database | None = None,
+    clock: Callable[[], datetime] = system_clock,
+) -> FastAPI:
+    settings = settings or Settings()
+    db = db or Database(settings.database_url, echo=settings.log_sql)
+    app = FastAPI(
+        title="precinct",
+        version="0.1.0",
+        description="The 110 incident loop: incidents, dispatch orders, units, jurisdictions and KPIs.",
+    )
+    app.state.precinct = AppState(db=db, settings=settings, clock=clock)
+    for router in (orgs_router, incidents_router, units_router, analytics_router):
+        app.include_router(router)
+
+    @app.get("/health", tags=["system"], summary="Liveness and database check")
+    def health() -> dict[str, str]:
+        with db.transaction(write=False) as session:
+            session.connection().exec_driver_sql("SELECT 1")
+        return {"status": "ok", "database": db.backend}
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    _install_error_handlers(app)
+    app.add_middleware(_Limits, max_body_bytes=settings.max_request_bytes)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(PrecinctError)
+    async def _domain_error(_request: Request, error: PrecinctError) -> JSONResponse:
+        return JSONResponse(status_code=error.status_code, content=error.to_dict())
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [_describe(e) for e in error.errors()]
+        return JSONResponse(
+            status_code=422,
+            content={
+                "code": "invalid_request",
+                "message": "; ".join(problems),
+                "details": {"problems": problems},
+            },
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        reference = uuid.uuid4().hex[:12]
+        log.exception("unhandled error %s on %s %s", reference, request.method, request.url.path)
+        return JSONResponse(
+            status_code=500,
+            content={
+                "code": "internal_error",
+                "message": f"an internal error occurred; reference {reference}",
+            },
+        )
+
+
+def _describe(error: Any) -> str:
+    where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "request"
+    return f"{where}: {error.get('msg', 'invalid')}"
+
+
+class _Limits:
+    """Refuse bodies over the size limit with 413 before they are read into memory, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+            await _too_large(send, self.max_body_bytes)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await _too_large(send, self.max_body_bytes)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = f'{{"code":"payload_too_large","message":"the request body is over {limit} bytes"}}'.encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
