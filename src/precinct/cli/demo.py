@@ -88,7 +88,7 @@ def build(settings: Settings, data_dir: Path, console: Console) -> DemoSummary:
 def _add_units(ctx: Ctx) -> int:
     """A patrol car in every district, and a traffic and a rapid-response unit in every precinct."""
     count = 0
-    for grid in orgs.list_grids(ctx):
+    for grid in orgs.list_grids(ctx, with_boundary=True):
         point = shape(grid.boundary).representative_point()
         units.create_unit(
             ctx,

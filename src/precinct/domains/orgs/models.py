@@ -27,7 +27,8 @@ class Org(Base):
     level: Mapped[str] = mapped_column(String(16))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("orgs.id", ondelete="RESTRICT"), index=True)
     division_code: Mapped[str | None] = mapped_column(String(12))
-    boundary: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # Deferred: boundaries are large, and most reads of an org do not need them.
+    boundary: Mapped[dict[str, Any] | None] = mapped_column(JSONType, deferred=True)
     area_m2: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -45,7 +46,7 @@ class Grid(Base):
     kind: Mapped[str] = mapped_column(String(16))
     org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="RESTRICT"), index=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id", ondelete="RESTRICT"))
-    boundary: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    boundary: Mapped[dict[str, Any]] = mapped_column(JSONType, deferred=True)
     area_m2: Mapped[float] = mapped_column(Float)
     properties: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

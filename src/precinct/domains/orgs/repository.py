@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from precinct.domains.orgs.models import Grid, JurisdictionRevision, Org
 
@@ -29,8 +29,10 @@ class OrgRepository:
         tree = tree.union_all(select(Org.id).where(Org.parent_id == tree.c.id))
         return list(self.session.scalars(select(tree.c.id)).all())
 
-    def grids(self, org_ids: Sequence[int] | None = None) -> Sequence[Grid]:
+    def grids(self, org_ids: Sequence[int] | None = None, *, with_boundary: bool = False) -> Sequence[Grid]:
         query = select(Grid).order_by(Grid.id)
+        if with_boundary:
+            query = query.options(undefer(Grid.boundary))
         if org_ids is not None:
             query = query.where(Grid.org_id.in_(org_ids))
         return self.session.scalars(query).all()

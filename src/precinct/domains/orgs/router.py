@@ -67,7 +67,7 @@ def grids_geojson(
                     "org_id": g.org_id,
                 },
             }
-            for g in service.list_grids(ctx, org_id)
+            for g in service.list_grids(ctx, org_id, with_boundary=True)
         ]
     )
 

@@ -107,9 +107,9 @@ def subtree_ids(ctx: Ctx, org_id: int) -> list[int]:
     return OrgRepository(ctx.session).subtree_ids(org_id)
 
 
-def list_grids(ctx: Ctx, org_id: int | None = None) -> Sequence[Grid]:
+def list_grids(ctx: Ctx, org_id: int | None = None, *, with_boundary: bool = False) -> Sequence[Grid]:
     repo = OrgRepository(ctx.session)
-    return repo.grids(subtree_ids(ctx, org_id) if org_id is not None else None)
+    return repo.grids(subtree_ids(ctx, org_id) if org_id is not None else None, with_boundary=with_boundary)
 
 
 # --- importing grids -------------------------------------------------------------------------------------------
@@ -260,7 +260,7 @@ def _union_boundaries(ctx: Ctx) -> None:
     repo = OrgRepository(ctx.session)
     orgs = {o.id: o for o in repo.all()}
     shapes: dict[int, list[BaseGeometry]] = {}
-    for grid in repo.grids():
+    for grid in repo.grids(with_boundary=True):
         org_id: int | None = grid.org_id
         geometry = shape(grid.boundary)
         while org_id is not None:
@@ -303,8 +303,19 @@ def _index(ctx: Ctx) -> _JurisdictionIndex:
         if cached is not None:
             _INDEXES.move_to_end(key)
             return cached
-    grids = list(repo.grids())
-    orgs = sorted((o for o in repo.all() if o.boundary is not None), key=lambda o: -ORG_LEVELS.index(o.level))
+    grids = list(repo.grids(with_boundary=True))
+    all_orgs = {o.id: o for o in repo.all()}
+    # An org whose boundary is the union of grids below it adds nothing the grid index does not already answer.
+    covered_by_grids = set()
+    for org_id in {g.org_id for g in grids}:
+        parent: int | None = org_id
+        while parent is not None and parent not in covered_by_grids:
+            covered_by_grids.add(parent)
+            parent = all_orgs[parent].parent_id
+    orgs = sorted(
+        (o for o in all_orgs.values() if o.id not in covered_by_grids and o.boundary is not None),
+        key=lambda o: -ORG_LEVELS.index(o.level),
+    )
     index = _JurisdictionIndex(
         grids=PolygonIndex([shape(g.boundary) for g in grids]) if grids else None,
         grid_ids=np.array([g.id for g in grids], dtype=np.int64),

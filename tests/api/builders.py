@@ -1,0 +1,62 @@
+"""Small builders for API tests: a call, a unit, a dispatched order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+# A point in central Portland, inside district 821 (precinct CE).
+DOWNTOWN = (-122.6765, 45.5231)
+# A point in the Pacific Ocean, outside every jurisdiction.
+AT_SEA = (-130.0, 45.0)
+
+
+def call(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "source": "phone_110",
+        "type_code": "01020100",
+        "lon": DOWNTOWN[0],
+        "lat": DOWNTOWN[1],
+        "address": "SW 5th Ave & SW Morrison St",
+        "narrative": "两人在路口打架",
+        "caller_name": "张三丰",
+        "caller_phone": "13812345678",
+    }
+    body.update(overrides)
+    return body
+
+
+def create_incident(client: TestClient, **overrides: Any) -> dict[str, Any]:
+    response = client.post("/api/incidents", json=call(**overrides))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def org_id(client: TestClient, code: str) -> int:
+    return next(o["id"] for o in client.get("/api/orgs").json() if o["code"] == code)
+
+
+def create_unit(client: TestClient, call_sign: str = "CE-P1", **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "call_sign": call_sign,
+        "kind": "patrol_car",
+        "home_org_id": org_id(client, "PDX-CE"),
+        "capabilities": ["patrol"],
+        "lon": DOWNTOWN[0] + 0.01,
+        "lat": DOWNTOWN[1],
+    }
+    body.update(overrides)
+    response = client.post("/api/units", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def dispatch(client: TestClient, incident_id: int, unit_id: int) -> dict[str, Any]:
+    response = client.post(f"/api/incidents/{incident_id}/dispatches", json={"unit_id": unit_id})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def step(client: TestClient, dispatch_id: int, action: str, **body: Any) -> Any:
+    return client.post(f"/api/dispatches/{dispatch_id}/{action}", json=body)

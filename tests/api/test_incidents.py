@@ -1,0 +1,186 @@
+"""Taking calls over HTTP: creation, numbering, jurisdiction, masking, idempotency, duplicates and merging."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.builders import AT_SEA, DOWNTOWN, call, create_incident, org_id
+from tests.conftest import Clock
+
+
+def test_a_call_becomes_an_incident_in_its_jurisdiction(client: TestClient) -> None:
+    incident = create_incident(client)
+    assert incident["status"] == "received"
+    assert incident["priority"] == 2  # 打架斗殴 carries priority 2 in the default catalogue
+    assert incident["category_code"] == "01000000"
+    assert incident["org_id"] == org_id(client, "PDX-CE")
+    assert incident["grid_id"] is not None
+    assert incident["unassigned"] is False
+    assert incident["number"] == "PDX-CE-20261123-0001"
+    assert incident["allowed_actions"] == ["dispatch", "close", "merge"]
+
+    jurisdiction = client.get("/api/jurisdiction", params={"lon": DOWNTOWN[0], "lat": DOWNTOWN[1]}).json()
+    assert jurisdiction["org_code"] == "PDX-CE"
+    assert jurisdiction["grid_id"] == incident["grid_id"]
+
+
+def test_personal_data_is_stored_but_returned_masked(client: TestClient) -> None:
+    incident = create_incident(client)
+    assert incident["caller_phone"] == "138****5678"
+    assert incident["caller_name"] == "张**"
+    for path in (f"/api/incidents/{incident['id']}", f"/api/incidents/{incident['id']}/history"):
+        text = client.get(path).text
+        assert "13812345678" not in text
+        assert "张三丰" not in text
+
+
+def test_numbers_count_up_per_station_and_day(client: TestClient, clock: Clock) -> None:
+    numbers = [create_incident(client)["number"] for _ in range(3)]
+    assert numbers == [f"PDX-CE-20261123-{n:04d}" for n in (1, 2, 3)]
+    clock.advance(86_400)
+    assert create_incident(client)["number"] == "PDX-CE-20261124-0001"
+
+
+def test_a_point_outside_every_jurisdiction_is_kept_and_flagged(client: TestClient) -> None:
+    incident = create_incident(client, lon=AT_SEA[0], lat=AT_SEA[1])
+    assert incident["unassigned"] is True
+    assert incident["org_id"] is None
+    assert incident["number"].startswith("X-")
+    assert client.get(f"/api/incidents/{incident['id']}").status_code == 200
+
+
+def test_a_call_with_only_an_address_is_taken(client: TestClient) -> None:
+    incident = create_incident(client, lon=None, lat=None, address="1111 SW 2nd Ave")
+    assert incident["unassigned"] is True
+    assert incident["lon"] is None
+
+
+def test_a_retry_with_the_same_key_returns_the_same_incident(client: TestClient) -> None:
+    headers = {"Idempotency-Key": "call-2026-0001"}
+    first = client.post("/api/incidents", json=call(), headers=headers)
+    again = client.post("/api/incidents", json=call(), headers=headers)
+    assert first.status_code == 201
+    assert again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+    assert len(client.get("/api/incidents").json()) == 1
+
+
+def test_the_same_key_with_another_body_is_a_conflict(client: TestClient) -> None:
+    headers = {"Idempotency-Key": "call-2026-0002"}
+    assert client.post("/api/incidents", json=call(), headers=headers).status_code == 201
+    clash = client.post("/api/incidents", json=call(narrative="something else"), headers=headers)
+    assert clash.status_code == 409
+    assert "different request" in clash.json()["message"]
+    assert len(client.get("/api/incidents").json()) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"lon": 181.0}, "lon"),
+        ({"lat": -91.0}, "lat"),
+        ({"lon": None}, "both lon and lat"),
+        ({"type_code": "123"}, "type_code"),
+        ({"source": "carrier_pigeon"}, "source"),
+        ({"caller_phone": "call me maybe"}, "caller_phone"),
+        ({"priority": 5}, "priority"),
+        ({"called_at": "2026-11-23T09:00:00"}, "time zone"),
+        ({"lon": None, "lat": None, "address": None}, "give a location"),
+        ({"narrative": "x" * 20_001}, "narrative"),
+        ({"surprise": 1}, "surprise"),
+    ],
+)
+def test_bad_calls_are_refused_with_a_clear_message(client: TestClient, change: dict, field: str) -> None:
+    response = client.post("/api/incidents", json=call(**change))
+    assert response.status_code == 422, response.text
+    assert field in response.json()["message"]
+    assert client.get("/api/incidents").json() == []
+
+
+def test_an_unknown_type_code_is_refused(client: TestClient) -> None:
+    response = client.post("/api/incidents", json=call(type_code="99999999"))
+    assert response.status_code == 422
+    assert "99999999" in response.json()["message"]
+    assert "not in the catalogue" in response.json()["message"]
+
+
+def test_a_category_without_priority_needs_one(client: TestClient) -> None:
+    response = client.post("/api/incidents", json=call(type_code="01000000"))
+    assert response.status_code == 422
+    assert "priority" in response.json()["message"]
+    assert create_incident(client, type_code="01000000", priority=1)["priority"] == 1
+
+
+def test_a_narrative_over_the_configured_limit_is_refused(client: TestClient) -> None:
+    response = client.post("/api/incidents", json=call(narrative="很" * 4001))
+    assert response.status_code == 422
+    assert "4000" in response.json()["message"]
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(client: TestClient) -> None:
+    response = client.post(
+        "/api/incidents", content=b"{" + b" " * 2_000_000 + b"}", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+
+
+def test_malformed_json_is_a_clear_422(client: TestClient) -> None:
+    response = client.post("/api/incidents", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_request"
+
+
+def test_a_future_time_of_call_is_refused(client: TestClient) -> None:
+    response = client.post("/api/incidents", json=call(called_at="2027-01-01T00:00:00+08:00"))
+    assert response.status_code == 422
+    assert "future" in response.json()["message"]
+
+
+def test_probable_duplicates_are_offered_and_can_be_merged(client: TestClient, clock: Clock) -> None:
+    first = create_incident(client)
+    clock.advance(120)
+    # Same category (报警), 50 m away, two minutes later.
+    second = client.post("/api/incidents", json=call(lon=DOWNTOWN[0] + 0.0006, type_code="01020200")).json()
+    assert [d["incident_id"] for d in second["duplicates"]] == [first["id"]]
+    assert 30 < second["duplicates"][0]["distance_m"] < 70
+    # Far away, another category, or long after: not duplicates.
+    far = create_incident(client, lon=DOWNTOWN[0] + 0.02)
+    other_kind = create_incident(client, type_code="02020100")
+    assert far["duplicates"] == [] and other_kind["duplicates"] == []
+    clock.advance(3600)
+    assert create_incident(client)["duplicates"] == []
+
+    merged = client.post(f"/api/incidents/{second['id']}/merge", json={"into_incident_id": first["id"]})
+    assert merged.status_code == 200
+    assert merged.json()["status"] == "merged"
+    assert merged.json()["merged_into_id"] == first["id"]
+    kinds = [e["kind"] for e in client.get(f"/api/incidents/{first['id']}/history").json()["events"]]
+    assert kinds == ["received", "merged_in"]
+    again = client.post(f"/api/incidents/{second['id']}/merge", json={"into_incident_id": first["id"]})
+    assert again.status_code == 409
+    assert again.json()["details"]["current"] == "merged"
+
+
+def test_merging_into_itself_or_a_missing_incident_is_refused(client: TestClient) -> None:
+    incident = create_incident(client)
+    assert client.post(f"/api/incidents/{incident['id']}/merge", json={"into_incident_id": incident["id"]}).status_code == 422
+    assert client.post(f"/api/incidents/{incident['id']}/merge", json={"into_incident_id": 999_999}).status_code == 404
+
+
+def test_unknown_incidents_are_404(client: TestClient) -> None:
+    for path in ("/api/incidents/424242", "/api/incidents/424242/history", "/api/incidents/424242/duplicates"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert "424242" in response.json()["message"]
+
+
+def test_listing_filters_by_org_subtree_and_status(client: TestClient) -> None:
+    central = create_incident(client)
+    create_incident(client, lon=AT_SEA[0], lat=AT_SEA[1])
+    listed = client.get("/api/incidents", params={"org_id": org_id(client, "PDX")}).json()
+    assert [i["id"] for i in listed] == [central["id"]]
+    assert len(client.get("/api/incidents", params={"status": "received"}).json()) == 2
+    assert client.get("/api/incidents", params={"status": "closed"}).json() == []
+    assert client.get("/api/incidents", params={"limit": 0}).status_code == 422
