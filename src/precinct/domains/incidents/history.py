@@ -181,7 +181,7 @@ def _import_batch(
                 "created_by": IMPORT_ACTOR,
             }
         )
-        report.unassigned += org_ids[n] < 0
+        report.unassigned += int(org_ids[n] < 0)
     ids = ctx.session.scalars(
         insert(Incident).returning(Incident.id, sort_by_parameter_order=True), incident_rows
     ).all()

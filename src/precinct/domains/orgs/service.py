@@ -170,8 +170,11 @@ def import_grids(ctx: Ctx, path: str | Path, options: GridImportOptions) -> Grid
         for p in sorted(problems, key=lambda p: p.index)
     ]
     if problems and not options.skip_invalid:
+        first = "; ".join(p["message"] for p in report.problems[:3])
+        more = f"; and {len(report.problems) - 3} more" if len(report.problems) > 3 else ""
         raise InvalidInput(
-            f"{len(bad)} of {len(features)} features in {Path(path).name} have problems; nothing was imported",
+            f"{len(bad)} of {len(features)} features in {Path(path).name} have problems ({first}{more}); "
+            "nothing was imported",
             problems=report.problems,
         )
     good = [f for f in features if f.index not in bad]
