@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, func, select, update
+from sqlalchemy import Row, Select, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from precinct.domains.incidents.models import (
@@ -89,18 +91,14 @@ class IncidentRepository:
 
     # numbering
     def next_number(self, prefix: str, day: date) -> int:
-        """The next sequence number for a prefix and day, taken under the counter row's lock."""
-        bumped = self.session.execute(
-            update(IncidentCounter)
-            .where(IncidentCounter.prefix == prefix, IncidentCounter.day == day)
-            .values(last_value=IncidentCounter.last_value + 1)
-            .returning(IncidentCounter.last_value)
-        ).scalar()
-        if bumped is not None:
-            return int(bumped)
-        with self.session.begin_nested():
-            self.session.add(IncidentCounter(prefix=prefix, day=day, last_value=1))
-        return 1
+        """The next sequence number for a prefix and day, in one atomic upsert (safe under concurrent calls)."""
+        insert = postgresql_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        statement = insert(IncidentCounter).values(prefix=prefix, day=day, last_value=1)
+        statement = statement.on_conflict_do_update(
+            index_elements=[IncidentCounter.prefix, IncidentCounter.day],
+            set_={"last_value": IncidentCounter.last_value + 1},
+        ).returning(IncidentCounter.last_value)
+        return int(self.session.execute(statement).scalar_one())
 
     def counters(self, keys: Sequence[tuple[str, date]]) -> dict[tuple[str, date], IncidentCounter]:
         prefixes = {p for p, _ in keys}

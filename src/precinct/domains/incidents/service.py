@@ -64,9 +64,12 @@ def create_incident(ctx: Ctx, data: IncidentCreate, idempotency_key: str | None 
     With an idempotency key, a retry of the same request returns the incident the first one made; the same key
     with a different body is a ``Conflict``.
     """
-    request_hash = _request_hash(data)
+    claim = None
     if idempotency_key is not None:
+        request_hash = _request_hash(data)
         earlier = _replay(ctx, idempotency_key, request_hash)
+        if earlier is None:
+            claim, earlier = _claim(ctx, idempotency_key, request_hash)
         if earlier is not None:
             return CreateResult(earlier, created=False, duplicates=find_duplicates(ctx, earlier))
 
@@ -121,8 +124,8 @@ def create_incident(ctx: Ctx, data: IncidentCreate, idempotency_key: str | None 
         unassigned=incident.unassigned,
         probable_duplicates=[d.incident.id for d in duplicates],
     )
-    if idempotency_key is not None:
-        _remember_key(ctx, idempotency_key, request_hash, incident)
+    if claim is not None:
+        claim.incident_id = incident.id
     emit(ctx, "incident.created", _summary(incident))
     return CreateResult(incident, created=True, duplicates=duplicates)
 
@@ -141,18 +144,24 @@ def _replay(ctx: Ctx, key: str, request_hash: str) -> Incident | None:
             f"idempotency key {key!r} was used for a different request; use a new key for a new call",
             incident_id=earlier.incident_id,
         )
+    if earlier.incident_id is None:  # claimed earlier in this same transaction: nothing to replay yet
+        return None
     return get_incident(ctx, earlier.incident_id)
 
 
-def _remember_key(ctx: Ctx, key: str, request_hash: str, incident: Incident) -> None:
+def _claim(ctx: Ctx, key: str, request_hash: str) -> tuple[IdempotencyKey | None, Incident | None]:
+    """Take the key before doing any work. A concurrent request holding the same key makes this insert wait for
+    it to finish; then its incident is the answer, and this request writes nothing."""
+    claim = IdempotencyKey(key=key, request_hash=request_hash, created_at=ctx.now())
     try:
         with ctx.session.begin_nested():
-            ctx.session.add(
-                IdempotencyKey(key=key, request_hash=request_hash, incident_id=incident.id, created_at=ctx.now())
-            )
+            ctx.session.add(claim)
     except IntegrityError:
-        # A concurrent request with the same key committed first; this one must not become a second incident.
-        raise Conflict(f"idempotency key {key!r} is in use by a concurrent request; retry it") from None
+        earlier = _replay(ctx, key, request_hash)
+        if earlier is None:
+            raise Conflict(f"idempotency key {key!r} is in use by a request that failed; retry it") from None
+        return None, earlier
+    return claim, None
 
 
 def _number(ctx: Ctx, prefix: str, taken_at: datetime) -> str:

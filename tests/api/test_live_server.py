@@ -1,0 +1,70 @@
+"""Against a real uvicorn server over real HTTP: concurrent retries with one idempotency key make one incident,
+and concurrent calls get distinct, gap-free numbers."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+import uvicorn
+
+from precinct.platform.config import Settings
+from precinct.web.app import create_app
+from tests.api.builders import call
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[str]:
+    port = _free_port()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not running.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    running.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_concurrent_retries_with_one_key_make_one_incident(server: str) -> None:
+    def post(_: int) -> httpx.Response:
+        with httpx.Client(base_url=server, timeout=30) as client:
+            return client.post("/api/incidents", json=call(), headers={"Idempotency-Key": "race-key-0001"})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(post, range(16)))
+    created = [r for r in responses if r.status_code == 201]
+    replays = [r for r in responses if r.status_code == 200]
+    assert len(created) == 1
+    assert len(replays) == 15, [r.text for r in responses if r.status_code not in (200, 201)]
+    assert {r.json()["id"] for r in created + replays} == {created[0].json()["id"]}
+    with httpx.Client(base_url=server) as client:
+        assert len(client.get("/api/incidents").json()) == 1
+
+
+def test_concurrent_calls_get_distinct_gap_free_numbers(server: str) -> None:
+    def post(n: int) -> httpx.Response:
+        with httpx.Client(base_url=server, timeout=30) as client:
+            return client.post("/api/incidents", json=call(), headers={"Idempotency-Key": f"parallel-{n:04d}"})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(post, range(40)))
+    assert [r.status_code for r in responses] == [201] * 40
+    numbers = sorted(r.json()["number"] for r in responses)
+    prefix = numbers[0].rsplit("-", 1)[0]
+    assert numbers == [f"{prefix}-{n:04d}" for n in range(1, 41)]
