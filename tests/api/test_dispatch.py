@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-
-from precinct.platform.db import Database
 from tests.api.builders import create_incident, create_unit, dispatch, step
 from tests.conftest import Clock
+
+from precinct.platform.db import Database
 
 
 def test_the_whole_loop_from_call_to_close(client: TestClient, clock: Clock) -> None:

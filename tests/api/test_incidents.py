@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-
 from tests.api.builders import AT_SEA, DOWNTOWN, call, create_incident, org_id
 from tests.conftest import Clock
 
@@ -148,7 +147,8 @@ def test_probable_duplicates_are_offered_and_can_be_merged(client: TestClient, c
     # Far away, another category, or long after: not duplicates.
     far = create_incident(client, lon=DOWNTOWN[0] + 0.02)
     other_kind = create_incident(client, type_code="02020100")
-    assert far["duplicates"] == [] and other_kind["duplicates"] == []
+    assert far["duplicates"] == []
+    assert other_kind["duplicates"] == []
     clock.advance(3600)
     assert create_incident(client)["duplicates"] == []
 
@@ -165,7 +165,10 @@ def test_probable_duplicates_are_offered_and_can_be_merged(client: TestClient, c
 
 def test_merging_into_itself_or_a_missing_incident_is_refused(client: TestClient) -> None:
     incident = create_incident(client)
-    assert client.post(f"/api/incidents/{incident['id']}/merge", json={"into_incident_id": incident["id"]}).status_code == 422
+    assert (
+        client.post(f"/api/incidents/{incident['id']}/merge", json={"into_incident_id": incident["id"]}).status_code
+        == 422
+    )
     assert client.post(f"/api/incidents/{incident['id']}/merge", json={"into_incident_id": 999_999}).status_code == 404
 
 

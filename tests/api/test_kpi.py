@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 from fastapi.testclient import TestClient
+from tests.api.builders import AT_SEA, create_incident, create_unit, dispatch, org_id, step
+from tests.conftest import Clock
 from typer.testing import CliRunner
 
 from precinct.cli.main import app as cli
-from tests.api.builders import AT_SEA, create_incident, create_unit, dispatch, org_id, step
-from tests.conftest import Clock
 
 PERIOD = {"from": "2026-11-23T00:00:00+00:00", "to": "2026-11-24T00:00:00+00:00"}
 
@@ -33,7 +33,9 @@ def test_response_times_and_the_five_minute_rate(client: TestClient, clock: Cloc
     for n, (ordered, arrived) in enumerate([(20, 120), (40, 240), (60, 420)]):
         _respond(client, clock, f"CE-P{n}", ordered, arrived)
     create_incident(client)  # no unit yet: counted, but not in the arrival figures
-    order = dispatch(client, create_incident(client, lon=AT_SEA[0], lat=AT_SEA[1])["id"], create_unit(client, "U9")["id"])
+    order = dispatch(
+        client, create_incident(client, lon=AT_SEA[0], lat=AT_SEA[1])["id"], create_unit(client, "U9")["id"]
+    )
     clock.advance(90)  # past the 60 s acknowledgement deadline
 
     report = client.get("/api/kpi", params=PERIOD).json()

@@ -12,10 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 import uvicorn
+from tests.api.builders import call
 
 from precinct.platform.config import Settings
 from precinct.web.app import create_app
-from tests.api.builders import call
 
 
 def _free_port() -> int:

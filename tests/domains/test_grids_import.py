@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from tests.conftest import DISTRICTS, need_data
 from typer.testing import CliRunner
 
 from precinct.cli.main import app as cli
 from precinct.domains.orgs import service as orgs
 from precinct.platform.errors import InvalidInput
-from tests.conftest import DISTRICTS, need_data
 
 
 def _square(x: float, y: float, size: float = 0.01) -> list[list[float]]:
@@ -21,7 +21,11 @@ def _square(x: float, y: float, size: float = 0.01) -> list[list[float]]:
 
 def _geojson(path: Path, rings: list[list[list[float]]], codes: list[str]) -> Path:
     features = [
-        {"type": "Feature", "properties": {"code": code, "station": "S1"}, "geometry": {"type": "Polygon", "coordinates": [ring]}}
+        {
+            "type": "Feature",
+            "properties": {"code": code, "station": "S1"},
+            "geometry": {"type": "Polygon", "coordinates": [ring]},
+        }
         for ring, code in zip(rings, codes, strict=True)
     ]
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
@@ -85,8 +89,11 @@ def test_skip_invalid_imports_the_rest(ctx_factory, tmp_path: Path) -> None:
     [
         (b"\x00\x01garbage", "grids.geojson"),
         (b'{"type": "FeatureCollection", "features": []}', "grids.geojson"),
-        (b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"code": "A"}, '
-         b'"geometry": {"type": "Point", "coordinates": [0, 0]}}]}', "grids.geojson"),
+        (
+            b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"code": "A"}, '
+            b'"geometry": {"type": "Point", "coordinates": [0, 0]}}]}',
+            "grids.geojson",
+        ),
     ],
 )
 def test_malformed_files_are_refused(ctx_factory, tmp_path: Path, content: bytes, message: str) -> None:
@@ -103,5 +110,8 @@ def test_a_missing_code_or_a_repeated_code_is_refused(ctx_factory, tmp_path: Pat
     with pytest.raises(InvalidInput, match="no value for nope"), ctx_factory() as ctx:
         orgs.import_grids(ctx, path, orgs.GridImportOptions(code_field="nope", station_code="PDX-CE"))
     with pytest.raises(InvalidInput, match="under a station"), ctx_factory() as ctx:
-        orgs.import_grids(ctx, _geojson(tmp_path / "b.geojson", [_square(0, 0)], ["Z"]),
-                          orgs.GridImportOptions(code_field="code", station_code="PDX"))
+        orgs.import_grids(
+            ctx,
+            _geojson(tmp_path / "b.geojson", [_square(0, 0)], ["Z"]),
+            orgs.GridImportOptions(code_field="code", station_code="PDX"),
+        )

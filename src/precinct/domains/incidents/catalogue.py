@@ -49,5 +49,5 @@ def load_catalogue(ctx: Ctx, path: Path | None = None) -> int:
         session.flush()
     for code in sorted(set(existing) - wanted, key=lambda c: existing[c].level, reverse=True):
         session.delete(existing[code])
-    session.flush()
+        session.flush()  # one at a time, so that children go before their parents
     return len(entries)

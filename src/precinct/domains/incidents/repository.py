@@ -47,12 +47,12 @@ class IncidentRepository:
 
     def _filtered(
         self,
-        query: Select[tuple[Incident]],
+        query: Select[Incident],
         org_ids: Sequence[int] | None,
         statuses: Sequence[str] | None,
         called_from: datetime | None,
         called_to: datetime | None,
-    ) -> Select[tuple[Incident]]:
+    ) -> Select[Incident]:
         if org_ids is not None:
             query = query.where(Incident.org_id.in_(org_ids))
         if statuses:
@@ -93,12 +93,16 @@ class IncidentRepository:
     def next_number(self, prefix: str, day: date) -> int:
         """The next sequence number for a prefix and day, in one atomic upsert (safe under concurrent calls)."""
         insert = postgresql_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        statement = insert(IncidentCounter).values(prefix=prefix, day=day, last_value=1)
-        statement = statement.on_conflict_do_update(
-            index_elements=[IncidentCounter.prefix, IncidentCounter.day],
-            set_={"last_value": IncidentCounter.last_value + 1},
-        ).returning(IncidentCounter.last_value)
-        return int(self.session.execute(statement).scalar_one())
+        upsert = (
+            insert(IncidentCounter)
+            .values(prefix=prefix, day=day, last_value=1)
+            .on_conflict_do_update(
+                index_elements=[IncidentCounter.prefix, IncidentCounter.day],
+                set_={"last_value": IncidentCounter.last_value + 1},
+            )
+            .returning(IncidentCounter.last_value)
+        )
+        return int(self.session.execute(upsert).scalar_one())
 
     def counters(self, keys: Sequence[tuple[str, date]]) -> dict[tuple[str, date], IncidentCounter]:
         prefixes = {p for p, _ in keys}
@@ -134,7 +138,7 @@ class IncidentRepository:
 
     def times_in_period(
         self, org_ids: Sequence[int] | None, called_from: datetime, called_to: datetime
-    ) -> Sequence[Row[tuple[str, int, datetime, datetime, datetime | None, datetime | None]]]:
+    ) -> Sequence[Row[str, int, datetime, datetime, datetime | None, datetime | None]]:
         """For incidents called in a period (merged ones left out): type, priority, time of call, time taken,
         and the first order and first arrival from the timeline."""
 
@@ -162,7 +166,7 @@ class IncidentRepository:
         )
         if org_ids is not None:
             query = query.where(Incident.org_id.in_(org_ids))
-        return self.session.execute(query).all()  # type: ignore[return-value]
+        return self.session.execute(query).all()
 
     # catalogue
     def type_by_code(self, code: str) -> IncidentType | None:

@@ -76,8 +76,10 @@ def list_types(ctx: CtxDep) -> list[IncidentTypeOut]:
     "/incidents",
     status_code=status.HTTP_201_CREATED,
     response_model=IncidentCreated,
-    responses={200: {"model": IncidentCreated, "description": "A retry: the incident made the first time"}}
-    | errors(409, 413, 422),
+    responses={
+        **errors(409, 413, 422),
+        200: {"model": IncidentCreated, "description": "A retry: the incident made the first time"},
+    },
     summary="Take a call (接警): create an incident",
 )
 def create_incident(

@@ -189,22 +189,21 @@ def import_grids(ctx: Ctx, path: str | Path, options: GridImportOptions) -> Grid
     if options.group_field is not None:
         root = _ensure_root(ctx, options)
         prefix = f"{root.code}-"
-        for value in sorted({str(f.properties[options.group_field]).strip() for f in good}):
+        for value in sorted({_group(f, options.group_field) for f in good}):
             code = f"{root.code}-{value}"
-            station = repo.by_code(code)
-            if station is None:
-                station = create_org(ctx, code=code, name=value, level="station", parent_code=root.code)
+            existing = repo.by_code(code)
+            if existing is None:
+                existing = create_org(ctx, code=code, name=value, level="station", parent_code=root.code)
                 report.stations_created.append(code)
-            stations[value] = station
+            stations[value] = existing
     else:
-        assert options.station_code is not None
-        station = get_org_by_code(ctx, options.station_code)
+        station = get_org_by_code(ctx, options.station_code or "")
         if station.level != "station":
             raise InvalidInput(f"grids sit under a station; {station.code} is a {station.level}")
 
     for feature, code in zip(good, codes, strict=True):
         if options.group_field is not None:
-            station = stations[str(feature.properties[options.group_field]).strip()]
+            station = stations[_group(feature, options.group_field)]
         geometry = feature.geometry
         assert geometry is not None
         grid_code = f"{prefix}{code}"
@@ -226,6 +225,10 @@ def import_grids(ctx: Ctx, path: str | Path, options: GridImportOptions) -> Grid
     _union_boundaries(ctx)
     repo.bump_revision()
     return report
+
+
+def _group(feature: PolygonFeature, field_name: str) -> str:
+    return str(feature.properties[field_name]).strip()
 
 
 def _repair(features: list[PolygonFeature], problems: list[FeatureProblem]) -> tuple[list[PolygonFeature], list[str]]:
@@ -300,7 +303,7 @@ _INDEX_LOCK = threading.Lock()
 
 def _index(ctx: Ctx) -> _JurisdictionIndex:
     repo = OrgRepository(ctx.session)
-    key = (str(ctx.session.get_bind().url), repo.revision())
+    key = (str(ctx.session.get_bind().engine.url), repo.revision())
     with _INDEX_LOCK:
         cached = _INDEXES.get(key)
         if cached is not None:
