@@ -187,3 +187,13 @@ def test_listing_filters_by_org_subtree_and_status(client: TestClient) -> None:
     assert len(client.get("/api/incidents", params={"status": "received"}).json()) == 2
     assert client.get("/api/incidents", params={"status": "closed"}).json() == []
     assert client.get("/api/incidents", params={"limit": 0}).status_code == 422
+
+
+def test_values_the_database_could_not_store_are_refused_at_the_edge(client: TestClient) -> None:
+    assert client.post("/api/incidents", json=call(narrative="bad\x00byte")).status_code == 422
+    assert client.get("/api/incidents/9223372036854775808").status_code == 422
+    assert client.get("/api/incidents", params={"org_id": 2**31}).status_code == 422
+    assert client.get("/api/incidents", params={"status": "\x00"}).status_code == 422
+    body = {"unit_id": 2**40}
+    assert client.post("/api/incidents/1/dispatches", json=body).status_code == 422
+    assert client.get("/api/incidents").json() == []

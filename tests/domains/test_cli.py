@@ -43,3 +43,39 @@ def test_taking_a_call_and_adding_a_unit_from_the_cli(client: TestClient, settin
     unknown = runner.invoke(cli, ["units", "add", "CE-P8", "--kind", "traffic", "--org", "NOWHERE"])
     assert unknown.exit_code == 1
     assert "NOWHERE" in unknown.output
+
+
+def test_building_a_chinese_tree_from_the_cli(empty_database_url: str, monkeypatch) -> None:
+    monkeypatch.setenv("PRECINCT_DATABASE_URL", empty_database_url)
+    runner = CliRunner()
+    steps = [
+        ["orgs", "add", "370800", "--name", "济宁市公安局", "--level", "city", "--division-code", "370800"],
+        [
+            "orgs",
+            "add",
+            "370811",
+            "--name",
+            "任城分局",
+            "--level",
+            "county",
+            "--parent",
+            "370800",
+            "--division-code",
+            "370811",
+        ],
+        ["orgs", "add", "370811-01", "--name", "古槐派出所", "--level", "station", "--parent", "370811"],
+    ]
+    for args in steps:
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 0, result.output
+    tree = runner.invoke(cli, ["orgs", "list"])
+    assert tree.output.splitlines() == [
+        "370800 济宁市公安局 (city) [370800]",
+        "  370811 任城分局 (county) [370811]",
+        "    370811-01 古槐派出所 (station)",
+    ]
+    upside_down = runner.invoke(cli, ["orgs", "add", "X", "--name", "x", "--level", "county", "--parent", "370811-01"])
+    assert upside_down.exit_code == 1
+    assert "cannot sit under a station" in upside_down.output
+    bad_code = runner.invoke(cli, ["orgs", "add", "Y", "--name", "y", "--level", "city", "--division-code", "37"])
+    assert "6, 9 or 12 digits" in bad_code.output

@@ -35,11 +35,13 @@ import_app = typer.Typer(help="Import boundaries and history.", no_args_is_help=
 incidents_app = typer.Typer(help="Incidents.", no_args_is_help=True)
 units_app = typer.Typer(help="Units.", no_args_is_help=True)
 catalogue_app = typer.Typer(help="The incident-type catalogue.", no_args_is_help=True)
+orgs_app = typer.Typer(help="The organisation tree.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(units_app, name="units")
 app.add_typer(catalogue_app, name="catalogue")
+app.add_typer(orgs_app, name="orgs")
 
 console = Console()
 err = Console(stderr=True)
@@ -82,6 +84,38 @@ def catalogue_load(
     with context() as ctx:
         count = catalogue.load_catalogue(ctx, path or ctx.settings.catalogue_path)
     console.print(f"{count} incident types loaded")
+
+
+@orgs_app.command("add")
+def orgs_add(
+    code: Annotated[str, typer.Argument(help="A unique code, e.g. 370811-PCS01")],
+    name: Annotated[str, typer.Option()],
+    level: Annotated[str, typer.Option(help="city, county, station or community")],
+    parent: Annotated[str | None, typer.Option(help="Code of the org above")] = None,
+    division_code: Annotated[str | None, typer.Option(help="GB/T 2260 division code (6, 9 or 12 digits)")] = None,
+) -> None:
+    """Add an org to the tree (a city bureau, a county bureau, a station or a community office)."""
+    with context() as ctx:
+        org = orgs.create_org(ctx, code=code, name=name, level=level, parent_code=parent, division_code=division_code)
+        console.print(f"{org.level} {org.code} ({org.name}) added, id {org.id}")
+
+
+@orgs_app.command("list")
+def orgs_list() -> None:
+    """Print the organisation tree."""
+    with context() as ctx:
+        every = list(orgs.list_orgs(ctx))
+    children: dict[int | None, list[Any]] = {}
+    for org in every:
+        children.setdefault(org.parent_id, []).append(org)
+
+    def show(parent: int | None, depth: int) -> None:
+        for org in children.get(parent, []):
+            code = f" [{org.division_code}]" if org.division_code else ""
+            console.print(f"{'  ' * depth}{org.code} {org.name} ({org.level}){code}")
+            show(org.id, depth + 1)
+
+    show(None, 0)
 
 
 @import_app.command("grids")

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from precinct.domains.analytics.router import router as analytics_router
@@ -74,6 +75,24 @@ def _install_error_handlers(app: FastAPI) -> None:
                 "message": "; ".join(problems),
                 "details": {"problems": problems},
             },
+        )
+
+    # Defence in depth: the edge validates first, but a value the database still refuses is the client's error,
+    # and a constraint hit by a concurrent write is a conflict to retry, never a 500.
+    @app.exception_handler(DataError)
+    async def _bad_value(_request: Request, error: DataError) -> JSONResponse:
+        log.warning("database refused a value: %s", error.orig)
+        return JSONResponse(
+            status_code=422,
+            content={"code": "invalid_value", "message": "a value is out of range or malformed for storage"},
+        )
+
+    @app.exception_handler(IntegrityError)
+    async def _constraint(_request: Request, error: IntegrityError) -> JSONResponse:
+        log.warning("constraint violated: %s", error.orig)
+        return JSONResponse(
+            status_code=409,
+            content={"code": "conflict", "message": "the change clashes with data written at the same time; retry it"},
         )
 
     @app.exception_handler(Exception)

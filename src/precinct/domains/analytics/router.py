@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from precinct.domains.analytics import service
 from precinct.domains.analytics.schemas import KpiReport
 from precinct.platform.http import CtxDep, errors
+from precinct.platform.schemas import SMALL_ID_MAX
 
 router = APIRouter(prefix="/api", tags=["analytics"])
 
@@ -24,7 +25,9 @@ def kpi(
     ctx: CtxDep,
     period_from: Annotated[datetime, Query(alias="from", description="Start of the period (time of call)")],
     period_to: Annotated[datetime, Query(alias="to", description="End of the period, exclusive")],
-    org_id: Annotated[int | None, Query(ge=1, description="This org and the orgs below it; all when absent")] = None,
+    org_id: Annotated[
+        int | None, Query(ge=1, le=SMALL_ID_MAX, description="This org and the orgs below it; all when absent")
+    ] = None,
     clock_start: Annotated[
         Literal["call", "taken", "ordered"] | None, Query(description="Overrides the configured clock start")
     ] = None,

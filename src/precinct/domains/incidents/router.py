@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response, status
 
@@ -26,8 +26,11 @@ from precinct.domains.incidents.schemas import (
     MergeRequest,
 )
 from precinct.platform.http import CtxDep, errors
+from precinct.platform.schemas import SMALL_ID_MAX, BigIdPath
 
 router = APIRouter(prefix="/api", tags=["incidents"])
+
+IncidentState = Literal["received", "dispatched", "en_route", "on_scene", "cleared", "closed", "merged"]
 
 IdempotencyKey = Annotated[
     str | None,
@@ -94,8 +97,10 @@ def create_incident(
 @router.get("/incidents", response_model=list[IncidentOut], responses=errors(404, 422), summary="List incidents")
 def list_incidents(
     ctx: CtxDep,
-    org_id: Annotated[int | None, Query(ge=1, description="Only this org and the orgs below it")] = None,
-    status_: Annotated[list[str] | None, Query(alias="status", description="One or more states, e.g. received")] = None,
+    org_id: Annotated[
+        int | None, Query(ge=1, le=SMALL_ID_MAX, description="Only this org and the orgs below it")
+    ] = None,
+    status_: Annotated[list[IncidentState] | None, Query(alias="status", description="One or more states")] = None,
     called_from: datetime | None = None,
     called_to: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -114,7 +119,7 @@ def list_incidents(
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentOut, responses=errors(404), summary="One incident")
-def get_incident(ctx: CtxDep, incident_id: int) -> IncidentOut:
+def get_incident(ctx: CtxDep, incident_id: BigIdPath) -> IncidentOut:
     return incident_out(service.get_incident(ctx, incident_id))
 
 
@@ -124,7 +129,7 @@ def get_incident(ctx: CtxDep, incident_id: int) -> IncidentOut:
     responses=errors(404),
     summary="An incident's full history: record, orders and every timeline event",
 )
-def incident_history(ctx: CtxDep, incident_id: int) -> IncidentHistory:
+def incident_history(ctx: CtxDep, incident_id: BigIdPath) -> IncidentHistory:
     incident, orders, events = service.history(ctx, incident_id)
     return IncidentHistory(
         incident=incident_out(incident),
@@ -139,7 +144,7 @@ def incident_history(ctx: CtxDep, incident_id: int) -> IncidentHistory:
     responses=errors(404),
     summary="Probable duplicates: same category, near in space and time",
 )
-def incident_duplicates(ctx: CtxDep, incident_id: int) -> list[DuplicateOut]:
+def incident_duplicates(ctx: CtxDep, incident_id: BigIdPath) -> list[DuplicateOut]:
     return duplicates_out(service.find_duplicates(ctx, service.get_incident(ctx, incident_id)))
 
 
@@ -149,7 +154,7 @@ def incident_duplicates(ctx: CtxDep, incident_id: int) -> list[DuplicateOut]:
     responses=errors(404, 409, 422),
     summary="Merge this incident into another as a duplicate",
 )
-def merge_incident(ctx: CtxDep, incident_id: int, body: MergeRequest) -> IncidentOut:
+def merge_incident(ctx: CtxDep, incident_id: BigIdPath, body: MergeRequest) -> IncidentOut:
     return incident_out(service.merge(ctx, incident_id, body.into_incident_id))
 
 
@@ -159,7 +164,7 @@ def merge_incident(ctx: CtxDep, incident_id: int, body: MergeRequest) -> Inciden
     responses=errors(404, 409, 422),
     summary="Close an incident (结警)",
 )
-def close_incident(ctx: CtxDep, incident_id: int, body: CloseRequest) -> IncidentOut:
+def close_incident(ctx: CtxDep, incident_id: BigIdPath, body: CloseRequest) -> IncidentOut:
     return incident_out(service.close(ctx, incident_id, body.reason))
 
 
@@ -169,7 +174,7 @@ def close_incident(ctx: CtxDep, incident_id: int, body: CloseRequest) -> Inciden
     responses=errors(404, 409, 422),
     summary="Reopen a closed incident",
 )
-def reopen_incident(ctx: CtxDep, incident_id: int, body: CloseRequest) -> IncidentOut:
+def reopen_incident(ctx: CtxDep, incident_id: BigIdPath, body: CloseRequest) -> IncidentOut:
     return incident_out(service.reopen(ctx, incident_id, body.reason))
 
 
@@ -180,7 +185,7 @@ def reopen_incident(ctx: CtxDep, incident_id: int, body: CloseRequest) -> Incide
     responses=errors(404, 409, 422),
     summary="Send a unit (派警)",
 )
-def dispatch_unit(ctx: CtxDep, incident_id: int, body: DispatchCreate) -> DispatchOut:
+def dispatch_unit(ctx: CtxDep, incident_id: BigIdPath, body: DispatchCreate) -> DispatchOut:
     return dispatch_out(service.dispatch_unit(ctx, incident_id, body.unit_id, body.note))
 
 
@@ -190,7 +195,7 @@ def dispatch_unit(ctx: CtxDep, incident_id: int, body: DispatchCreate) -> Dispat
     responses=errors(404),
     summary="One dispatch order",
 )
-def get_dispatch(ctx: CtxDep, dispatch_id: int) -> DispatchOut:
+def get_dispatch(ctx: CtxDep, dispatch_id: BigIdPath) -> DispatchOut:
     return dispatch_out(service.get_dispatch(ctx, dispatch_id))
 
 
@@ -200,7 +205,7 @@ def get_dispatch(ctx: CtxDep, dispatch_id: int) -> DispatchOut:
     responses=errors(404, 409, 422),
     summary="File the feedback record (反馈单)",
 )
-def file_feedback(ctx: CtxDep, dispatch_id: int, body: FeedbackCreate) -> DispatchOut:
+def file_feedback(ctx: CtxDep, dispatch_id: BigIdPath, body: FeedbackCreate) -> DispatchOut:
     return dispatch_out(service.file_feedback(ctx, dispatch_id, body))
 
 
@@ -210,5 +215,5 @@ def file_feedback(ctx: CtxDep, dispatch_id: int, body: FeedbackCreate) -> Dispat
     responses=errors(404, 409, 422),
     summary="Move an order one step: acknowledge (签收), depart, arrive, clear, return (退单), cancel",
 )
-def step_dispatch(ctx: CtxDep, dispatch_id: int, action: DispatchAction, body: DispatchStep) -> DispatchOut:
+def step_dispatch(ctx: CtxDep, dispatch_id: BigIdPath, action: DispatchAction, body: DispatchStep) -> DispatchOut:
     return dispatch_out(service.step_dispatch(ctx, dispatch_id, action, body.reason))

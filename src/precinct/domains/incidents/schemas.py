@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from precinct.core.privacy import mask_name, mask_phone
+from precinct.platform.schemas import BigId, RequestModel, SmallId
 
 Source = Literal["phone_110", "alarm_post", "public_portal", "walk_in", "officer_initiated", "transferred"]
 TypeCode = Annotated[str, StringConstraints(pattern=r"^[0-9A-Z]{8}$")]
@@ -16,9 +17,7 @@ TypeCode = Annotated[str, StringConstraints(pattern=r"^[0-9A-Z]{8}$")]
 NARRATIVE_CEILING = 20_000
 
 
-class IncidentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class IncidentCreate(RequestModel):
     source: Source = "phone_110"
     type_code: TypeCode = Field(description="8-character code from the incident-type catalogue")
     priority: int | None = Field(default=None, ge=1, le=4, description="Overrides the type's priority")
@@ -146,22 +145,16 @@ class IncidentHistory(BaseModel):
     events: list[EventOut]
 
 
-class DispatchCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    unit_id: int = Field(ge=1)
+class DispatchCreate(RequestModel):
+    unit_id: SmallId
     note: str | None = Field(default=None, max_length=500)
 
 
-class DispatchStep(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class DispatchStep(RequestModel):
     reason: str | None = Field(default=None, max_length=500, description="Why, for return and cancel")
 
 
-class FeedbackCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class FeedbackCreate(RequestModel):
     outcome_code: str = Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z_\-]+$")
     text: str = Field(default="", max_length=NARRATIVE_CEILING)
     people_helped: int = Field(default=0, ge=0, le=100_000)
@@ -169,15 +162,11 @@ class FeedbackCreate(BaseModel):
     case_ref: str | None = Field(default=None, max_length=64)
 
 
-class MergeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    into_incident_id: int = Field(ge=1, description="The incident that absorbs this one")
+class MergeRequest(RequestModel):
+    into_incident_id: BigId = Field(description="The incident that absorbs this one")
 
 
-class CloseRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class CloseRequest(RequestModel):
     reason: str | None = Field(default=None, max_length=500)
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from precinct.domains.orgs import service
 from precinct.domains.orgs.schemas import FeatureCollection, GridOut, JurisdictionOut, OrgOut
 from precinct.platform.http import CtxDep, errors
+from precinct.platform.schemas import SMALL_ID_MAX, SmallIdPath
 
 router = APIRouter(prefix="/api", tags=["orgs"])
 
@@ -19,7 +20,7 @@ def list_orgs(ctx: CtxDep) -> list[OrgOut]:
 
 
 @router.get("/orgs/{org_id}", response_model=OrgOut, responses=errors(404), summary="One org")
-def get_org(ctx: CtxDep, org_id: int) -> OrgOut:
+def get_org(ctx: CtxDep, org_id: SmallIdPath) -> OrgOut:
     return OrgOut.model_validate(service.get_org(ctx, org_id))
 
 
@@ -29,7 +30,7 @@ def get_org(ctx: CtxDep, org_id: int) -> OrgOut:
     responses=errors(404),
     summary="An org's jurisdiction polygon as GeoJSON",
 )
-def org_boundary(ctx: CtxDep, org_id: int) -> FeatureCollection:
+def org_boundary(ctx: CtxDep, org_id: SmallIdPath) -> FeatureCollection:
     org = service.get_org(ctx, org_id)
     features = []
     if org.boundary is not None:
@@ -40,7 +41,7 @@ def org_boundary(ctx: CtxDep, org_id: int) -> FeatureCollection:
 
 @router.get("/grids", response_model=list[GridOut], responses=errors(404, 422), summary="List grids")
 def list_grids(
-    ctx: CtxDep, org_id: Annotated[int | None, Query(ge=1, description="Grids under this org")] = None
+    ctx: CtxDep, org_id: Annotated[int | None, Query(ge=1, le=SMALL_ID_MAX, description="Grids under this org")] = None
 ) -> list[GridOut]:
     return [GridOut.model_validate(g) for g in service.list_grids(ctx, org_id)]
 
@@ -52,7 +53,7 @@ def list_grids(
     summary="Grid polygons as a GeoJSON FeatureCollection",
 )
 def grids_geojson(
-    ctx: CtxDep, org_id: Annotated[int | None, Query(ge=1, description="Grids under this org")] = None
+    ctx: CtxDep, org_id: Annotated[int | None, Query(ge=1, le=SMALL_ID_MAX, description="Grids under this org")] = None
 ) -> FeatureCollection:
     return FeatureCollection(
         features=[

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, status
 from precinct.domains.units import service
 from precinct.domains.units.schemas import Position, UnitCreate, UnitDuty, UnitOut
 from precinct.platform.http import CtxDep, errors
+from precinct.platform.schemas import SMALL_ID_MAX, SmallIdPath
 
 router = APIRouter(prefix="/api/units", tags=["units"])
 
@@ -30,7 +31,9 @@ def create_unit(ctx: CtxDep, body: UnitCreate) -> UnitOut:
 @router.get("", response_model=list[UnitOut], responses=errors(404, 422), summary="List units")
 def list_units(
     ctx: CtxDep,
-    org_id: Annotated[int | None, Query(ge=1, description="Units of this org and the orgs below it")] = None,
+    org_id: Annotated[
+        int | None, Query(ge=1, le=SMALL_ID_MAX, description="Units of this org and the orgs below it")
+    ] = None,
     status_: Annotated[UnitStatus | None, Query(alias="status")] = None,
     on_duty: bool | None = None,
 ) -> list[UnitOut]:
@@ -38,12 +41,12 @@ def list_units(
 
 
 @router.get("/{unit_id}", response_model=UnitOut, responses=errors(404), summary="One unit")
-def get_unit(ctx: CtxDep, unit_id: int) -> UnitOut:
+def get_unit(ctx: CtxDep, unit_id: SmallIdPath) -> UnitOut:
     return UnitOut.model_validate(service.get_unit(ctx, unit_id))
 
 
 @router.put("/{unit_id}/duty", response_model=UnitOut, responses=errors(404, 409, 422), summary="On or off duty")
-def set_duty(ctx: CtxDep, unit_id: int, body: UnitDuty) -> UnitOut:
+def set_duty(ctx: CtxDep, unit_id: SmallIdPath, body: UnitDuty) -> UnitOut:
     return UnitOut.model_validate(service.set_duty(ctx, unit_id, body.on_duty))
 
 
@@ -53,5 +56,5 @@ def set_duty(ctx: CtxDep, unit_id: int, body: UnitDuty) -> UnitOut:
     responses=errors(404, 422),
     summary="Report the unit's position",
 )
-def report_position(ctx: CtxDep, unit_id: int, body: Position) -> UnitOut:
+def report_position(ctx: CtxDep, unit_id: SmallIdPath, body: Position) -> UnitOut:
     return UnitOut.model_validate(service.report_position(ctx, unit_id, body.lon, body.lat))

@@ -8,15 +8,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from precinct.platform.schemas import RequestModel, SmallId
+
 UnitKind = Literal["patrol_car", "foot_patrol", "motorcycle", "rapid_response", "traffic", "community", "special"]
 
 
-class UnitCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class UnitCreate(RequestModel):
     call_sign: str = Field(min_length=1, max_length=32, pattern=r"^[\w\-]+$")
     kind: UnitKind
-    home_org_id: int = Field(ge=1)
+    home_org_id: SmallId
     capabilities: list[str] = Field(default_factory=list, max_length=20)
     on_duty: bool = True
     lon: float | None = Field(default=None, ge=-180, le=180)
@@ -37,15 +37,11 @@ class UnitCreate(BaseModel):
         return self
 
 
-class UnitDuty(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class UnitDuty(RequestModel):
     on_duty: bool
 
 
-class Position(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Position(RequestModel):
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
 
