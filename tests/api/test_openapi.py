@@ -33,3 +33,10 @@ def test_the_error_body_is_described(client: TestClient) -> None:
     document = client.get("/openapi.json").json()
     error = document["components"]["schemas"]["ErrorBody"]
     assert set(error["required"]) == {"code", "message"}
+
+
+def test_the_api_pages_need_no_cdn(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "cdn" not in page.text.lower()
+    assert client.get("/static/swagger/swagger-ui-bundle.js").status_code == 200

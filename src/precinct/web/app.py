@@ -9,9 +9,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import swagger_ui_bundle
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -40,6 +43,8 @@ def create_app(
         title="precinct",
         version="0.1.0",
         description="The 110 incident loop: incidents, dispatch orders, units, jurisdictions and KPIs.",
+        docs_url=None,  # served below from local files: precinct may run on a closed network, with no CDN
+        redoc_url=None,
     )
     app.state.precinct = AppState(db=db, settings=settings, clock=clock)
     for router in (orgs_router, incidents_router, units_router, analytics_router):
@@ -50,6 +55,18 @@ def create_app(
         with db.transaction(write=False) as session:
             session.connection().exec_driver_sql("SELECT 1")
         return {"status": "ok", "database": db.backend}
+
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="precinct API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
