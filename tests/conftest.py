@@ -27,6 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA = REPO_ROOT.parent / "shared" / "data"
 DISTRICTS = DATA / "portland" / "portland-police-districts.zip"
 CALLS = DATA / "portland" / "080116_083116_Data.zip"
+PORTLAND_ROADS = DATA / "osm" / "portland-central-filtered.osm.pbf"
 PG_ADMIN_URL = os.environ.get("PRECINCT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ("sqlite", "postgresql")
 
@@ -184,9 +185,15 @@ def empty_database_url(templates: Templates, backend: str) -> Iterator[str]:
         templates.drop(sa.engine.make_url(url).database or "")
 
 
+@pytest.fixture(scope="session")
+def graph_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One road-graph cache for the whole session: each network is built once, then loaded from it."""
+    return tmp_path_factory.mktemp("graphs")
+
+
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, _env_file=None)  # type: ignore[call-arg]
+def settings(database_url: str, graph_cache: Path) -> Settings:
+    return Settings(database_url=database_url, cache_dir=graph_cache, _env_file=None)  # type: ignore[call-arg]
 
 
 @pytest.fixture

@@ -79,3 +79,20 @@ def test_building_a_chinese_tree_from_the_cli(empty_database_url: str, monkeypat
     assert "cannot sit under a station" in upside_down.output
     bad_code = runner.invoke(cli, ["orgs", "add", "Y", "--name", "y", "--level", "city", "--division-code", "37"])
     assert "6, 9 or 12 digits" in bad_code.output
+
+
+def test_importing_roads_from_the_cli(empty_database_url: str, graph_cache, monkeypatch, tmp_path) -> None:
+    from tests.conftest import PORTLAND_ROADS, need_data
+
+    monkeypatch.setenv("PRECINCT_DATABASE_URL", empty_database_url)
+    monkeypatch.setenv("PRECINCT_CACHE_DIR", str(graph_cache))
+    runner = CliRunner()
+    garbage = tmp_path / "city.osm.pbf"
+    garbage.write_bytes(b"\x00\x00\x00\x0dnot a protobuf at all")
+    refused = runner.invoke(cli, ["import", "roads", str(garbage)])
+    assert refused.exit_code == 1
+    assert "city.osm.pbf" in refused.output
+    need_data(PORTLAND_ROADS)
+    result = runner.invoke(cli, ["import", "roads", str(PORTLAND_ROADS), "--name", "Portland central"])
+    assert result.exit_code == 0, result.output
+    assert "road network Portland central" in result.output

@@ -7,13 +7,17 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import shapely
 from rich.console import Console
 from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
 
+from precinct.core.routing import RoadGraph
 from precinct.domains.incidents import catalogue, history
 from precinct.domains.incidents import service as incidents
 from precinct.domains.orgs import service as orgs
+from precinct.domains.roads import service as roads
 from precinct.domains.units import service as units
 from precinct.platform import migrate
 from precinct.platform.config import Settings
@@ -38,7 +42,8 @@ class DemoSummary:
 def build(settings: Settings, data_dir: Path, console: Console) -> DemoSummary:
     districts = data_dir / "portland" / "portland-police-districts.zip"
     calls = data_dir / "portland" / "080116_083116_Data.zip"
-    for needed in (districts, calls):
+    road_extract = data_dir / "osm" / "portland-central-filtered.osm.pbf"
+    for needed in (districts, calls, road_extract):
         if not needed.is_file():
             raise SystemExit(f"demo data not found: {needed} (give --data PATH to the shared data folder)")
     migrate.upgrade(settings.database_url)
@@ -63,6 +68,9 @@ def build(settings: Settings, data_dir: Path, console: Console) -> DemoSummary:
                 console.print(f"districts: {report.created} grids under {len(report.stations_created)} precincts")
                 for note in report.repaired:
                     console.print(f"  {note}")
+            if roads.active_network(ctx) is None:
+                network = roads.import_roads(ctx, road_extract, name="Portland central", progress=True)
+                console.print(f"roads: {network.nodes} nodes, {network.edges} directed segments")
             if not units.list_units(ctx):
                 console.print(f"units: {_add_units(ctx)} registered")
         mapping = resources.files("precinct.data").joinpath("portland_call_mapping.csv")
@@ -86,22 +94,24 @@ def build(settings: Settings, data_dir: Path, console: Console) -> DemoSummary:
 
 
 def _add_units(ctx: Ctx) -> int:
-    """A patrol car in every district, and a traffic and a rapid-response unit in every precinct."""
+    """A patrol car in every district, and a traffic and a rapid-response unit in every precinct, each parked on
+    a road of its area where the road extract reaches it."""
+    _, graph = roads.active_graph(ctx)
     count = 0
     for grid in orgs.list_grids(ctx, with_boundary=True):
-        point = shape(grid.boundary).representative_point()
+        lon, lat = _on_a_road(graph, shape(grid.boundary))
         units.create_unit(
             ctx,
             call_sign=f"{grid.code}-P1",
             kind="patrol_car",
             home_org_id=grid.org_id,
             capabilities=["patrol"],
-            lon=point.x,
-            lat=point.y,
+            lon=lon,
+            lat=lat,
         )
         count += 1
-    for station in (o for o in orgs.list_orgs(ctx) if o.level == "station" and o.boundary):
-        point = shapely.centroid(shape(station.boundary))
+    for station in (o for o in orgs.list_orgs(ctx) if o.level == "station"):
+        lon, lat = _on_a_road(graph, shape(orgs.get_org(ctx, station.id).boundary))
         for kind, capabilities in (("traffic", ["traffic"]), ("rapid_response", ["armed", "patrol"])):
             units.create_unit(
                 ctx,
@@ -109,8 +119,18 @@ def _add_units(ctx: Ctx) -> int:
                 kind=kind,
                 home_org_id=station.id,
                 capabilities=capabilities,
-                lon=point.x,
-                lat=point.y,
+                lon=lon,
+                lat=lat,
             )
             count += 1
     return count
+
+
+def _on_a_road(graph: RoadGraph, area: BaseGeometry) -> tuple[float, float]:
+    """The road node inside ``area`` nearest its middle, or the middle itself where the extract has no road."""
+    middle = area.representative_point()
+    inside = np.flatnonzero(shapely.contains_xy(area, graph.node_lon, graph.node_lat))
+    if inside.size == 0:
+        return middle.x, middle.y
+    nearest = inside[np.argmin((graph.node_lon[inside] - middle.x) ** 2 + (graph.node_lat[inside] - middle.y) ** 2)]
+    return float(graph.node_lon[nearest]), float(graph.node_lat[nearest])

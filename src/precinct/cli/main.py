@@ -22,6 +22,7 @@ from precinct.domains.incidents import catalogue, history
 from precinct.domains.incidents import service as incidents
 from precinct.domains.incidents.schemas import IncidentCreate
 from precinct.domains.orgs import service as orgs
+from precinct.domains.roads import service as roads
 from precinct.domains.units import service as units
 from precinct.platform import migrate
 from precinct.platform.config import Settings
@@ -155,6 +156,19 @@ def import_grids(
         f"{report.features} features: {report.created} grids created, {report.updated} updated, "
         f"{len(report.stations_created)} stations created"
     )
+
+
+@import_app.command("roads")
+def import_roads(
+    path: Annotated[Path, typer.Argument(help="An OpenStreetMap extract (.osm.pbf)")],
+    name: Annotated[str | None, typer.Option(help="A name for the network")] = None,
+) -> None:
+    """Build the driving graph from an OSM extract (cached by the file's hash) and make it the active network."""
+    with context() as ctx:
+        network = roads.import_roads(ctx, path, name=name, progress=True)
+        console.print(f"road network {network.name}: {network.nodes} nodes, {network.edges} directed segments")
+        for key, value in network.report.items():
+            console.print(f"  {key}: {value}")
 
 
 @import_app.command("calls")

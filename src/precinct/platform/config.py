@@ -31,4 +31,10 @@ class Settings(BaseSettings):
     max_narrative_chars: int = Field(default=4000, gt=0)
     max_request_bytes: int = Field(default=1_000_000, gt=0)
     catalogue_path: Path | None = Field(default=None, description="Replaces the default incident-type file")
+    run_cards_path: Path | None = Field(default=None, description="Replaces the default run-card file (预案)")
+    cache_dir: Path = Field(default=Path("var/cache"), description="Where built road graphs are cached")
+    snap_max_distance_m: float = Field(
+        default=500.0, gt=0, le=10_000, description="Farthest a point may be from a road"
+    )
+    recommendation_limit_s: float = Field(default=3600.0, gt=0, le=86_400, description="Units farther are not offered")
     log_sql: bool = False

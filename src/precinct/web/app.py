@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -19,11 +20,13 @@ from sqlalchemy.exc import DataError, IntegrityError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from precinct.domains.analytics.router import router as analytics_router
+from precinct.domains.dispatch.router import router as dispatch_router
 from precinct.domains.incidents.router import router as incidents_router
 from precinct.domains.orgs.router import router as orgs_router
+from precinct.domains.roads import service as roads
 from precinct.domains.units.router import router as units_router
 from precinct.platform.config import Settings
-from precinct.platform.context import system_clock
+from precinct.platform.context import Ctx, system_clock
 from precinct.platform.db import Database
 from precinct.platform.errors import PrecinctError
 from precinct.platform.http import AppState
@@ -40,6 +43,7 @@ def create_app(
     settings = settings or Settings()
     db = db or Database(settings.database_url, echo=settings.log_sql)
     app = FastAPI(
+        lifespan=_warm_up,
         title="precinct",
         version="0.1.0",
         description="The 110 incident loop: incidents, dispatch orders, units, jurisdictions and KPIs.",
@@ -47,7 +51,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.precinct = AppState(db=db, settings=settings, clock=clock)
-    for router in (orgs_router, incidents_router, units_router, analytics_router):
+    for router in (orgs_router, incidents_router, units_router, dispatch_router, analytics_router):
         app.include_router(router)
 
     @app.get("/health", tags=["system"], summary="Liveness and database check")
@@ -75,6 +79,18 @@ def create_app(
     _install_error_handlers(app)
     app.add_middleware(_Limits, max_body_bytes=settings.max_request_bytes)
     return app
+
+
+@asynccontextmanager
+async def _warm_up(app: FastAPI) -> AsyncIterator[None]:
+    """Load the active road graph before the first request, so the first recommendation is as fast as the rest."""
+    state: AppState = app.state.precinct
+    try:
+        with state.db.transaction(write=False) as session:
+            roads.active_graph(Ctx(session=session, settings=state.settings, actor="startup", clock=state.clock))
+    except Exception as error:  # a server with no road network (or no schema yet) still starts
+        log.info("no road graph loaded at start-up: %s", error)
+    yield
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -130,6 +130,12 @@ class IncidentRepository:
             query = query.join(Incident, Incident.id == Dispatch.incident_id).where(Incident.org_id.in_(org_ids))
         return self.session.scalars(query).all()
 
+    def orders_since(self, since: datetime) -> dict[int, int]:
+        rows = self.session.execute(
+            select(Dispatch.unit_id, func.count()).where(Dispatch.ordered_at >= since).group_by(Dispatch.unit_id)
+        )
+        return {int(unit_id): int(count) for unit_id, count in rows}
+
     # timeline
     def events_of(self, incident_id: int) -> Sequence[IncidentEvent]:
         return self.session.scalars(

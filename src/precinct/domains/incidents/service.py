@@ -391,6 +391,13 @@ def open_orders(ctx: Ctx, org_ids: Sequence[int] | None) -> Sequence[Dispatch]:
     return IncidentRepository(ctx.session).dispatches_in_status(sorted(OPEN_DISPATCH_STATUSES), org_ids)
 
 
+def orders_today_by_unit(ctx: Ctx) -> dict[int, int]:
+    """How many orders each unit has had since midnight (in the configured zone): its workload today."""
+    zone = ZoneInfo(ctx.settings.timezone)
+    midnight = datetime.combine(ctx.now().astimezone(zone).date(), datetime.min.time(), zone)
+    return IncidentRepository(ctx.session).orders_since(midnight)
+
+
 def _status_from_orders(ctx: Ctx, incident: Incident) -> IncidentStatus:
     ctx.session.flush()
     orders = IncidentRepository(ctx.session).dispatches_of(incident.id)

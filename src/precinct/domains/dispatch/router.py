@@ -1,0 +1,94 @@
+"""HTTP routes for choosing and sending units."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from precinct.domains.dispatch import service
+from precinct.domains.dispatch.schemas import (
+    DispatchRecommended,
+    RankedUnitOut,
+    RecommendationOut,
+    RequirementOut,
+    RouteOut,
+    SkippedUnitOut,
+)
+from precinct.domains.incidents import service as incidents
+from precinct.domains.incidents.schemas import DispatchOut
+from precinct.platform.http import CtxDep, errors
+from precinct.platform.schemas import SMALL_ID_MAX, BigIdPath
+
+router = APIRouter(prefix="/api", tags=["dispatch"])
+
+
+@router.get(
+    "/incidents/{incident_id}/recommendations",
+    response_model=RecommendationOut,
+    responses=errors(404, 409, 422),
+    summary="Units ranked by road ETA, run card, status and workload (一屏研判、精准派警)",
+)
+def recommendations(
+    ctx: CtxDep, incident_id: BigIdPath, k: Annotated[int, Query(ge=1, le=50, description="How many units")] = 5
+) -> RecommendationOut:
+    found = service.recommend(ctx, incident_id, k)
+    proposed = {r.candidate.unit_id for r in found.proposed}
+    return RecommendationOut(
+        incident_id=found.incident.id,
+        network=found.network,
+        run_card=[RequirementOut(capability=r.capability, count=r.count) for r in found.card.requirements]
+        if found.card
+        else [],
+        units=[
+            RankedUnitOut(
+                unit_id=r.candidate.unit_id,
+                call_sign=r.candidate.call_sign,
+                kind=r.candidate.kind,
+                status=r.candidate.status,
+                eta_s=round(r.candidate.eta_s, 1),
+                distance_m=round(r.candidate.distance_m, 1),
+                score_s=round(r.score_s, 1),
+                fills=r.fills,
+                proposed=r.candidate.unit_id in proposed,
+                reasons=list(r.reasons),
+            )
+            for r in found.ranked
+        ],
+        skipped=[SkippedUnitOut(unit_id=s.unit.id, call_sign=s.unit.call_sign, reason=s.reason) for s in found.skipped],
+        incident_snap_distance_m=round(found.incident_snap.distance_m, 1),
+    )
+
+
+@router.post(
+    "/incidents/{incident_id}/dispatch-recommended",
+    status_code=status.HTTP_201_CREATED,
+    response_model=list[DispatchOut],
+    responses=errors(404, 409, 422),
+    summary="Send the best-ranked unit (or every proposed unit) in one step",
+)
+def dispatch_recommended(ctx: CtxDep, incident_id: BigIdPath, body: DispatchRecommended) -> list[DispatchOut]:
+    orders = service.dispatch_recommended(ctx, incident_id, all_proposed=body.all_proposed, k=body.k)
+    return [
+        DispatchOut.model_validate(o).model_copy(update={"allowed_actions": incidents.allowed_dispatch_actions(o)})
+        for o in orders
+    ]
+
+
+@router.get(
+    "/incidents/{incident_id}/route",
+    response_model=RouteOut,
+    responses=errors(404, 409, 422),
+    summary="The road route from a unit to the incident, as a GeoJSON LineString feature",
+)
+def route(ctx: CtxDep, incident_id: BigIdPath, unit_id: Annotated[int, Query(ge=1, le=SMALL_ID_MAX)]) -> RouteOut:
+    points, seconds, metres = service.route_to_incident(ctx, incident_id, unit_id)
+    return RouteOut(
+        geometry={"type": "LineString", "coordinates": [list(p) for p in points]},
+        properties={
+            "incident_id": incident_id,
+            "unit_id": unit_id,
+            "eta_s": round(seconds, 1),
+            "distance_m": round(metres, 1),
+        },
+    )

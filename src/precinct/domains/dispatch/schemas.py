@@ -1,0 +1,53 @@
+"""The API shapes of unit recommendations and routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from precinct.platform.schemas import RequestModel
+
+
+class RankedUnitOut(BaseModel):
+    unit_id: int
+    call_sign: str
+    kind: str
+    status: str
+    eta_s: float = Field(description="Travel time by road to the incident")
+    distance_m: float = Field(description="Road distance to the incident")
+    score_s: float = Field(description="ETA plus the penalties that rank it; lower is better")
+    fills: str | None = Field(description="The run-card capability this unit covers")
+    proposed: bool = Field(description="Part of the proposed set of units to send")
+    reasons: list[str]
+
+
+class SkippedUnitOut(BaseModel):
+    unit_id: int
+    call_sign: str
+    reason: str
+
+
+class RequirementOut(BaseModel):
+    capability: str
+    count: int
+
+
+class RecommendationOut(BaseModel):
+    incident_id: int
+    network: str
+    run_card: list[RequirementOut] = Field(description="What the run card (预案) for this type and area asks for")
+    units: list[RankedUnitOut]
+    skipped: list[SkippedUnitOut] = Field(description="Units that could not be ranked, and why")
+    incident_snap_distance_m: float
+
+
+class DispatchRecommended(RequestModel):
+    all_proposed: bool = Field(default=False, description="Send every proposed unit, not only the best one")
+    k: int = Field(default=5, ge=1, le=50)
+
+
+class RouteOut(BaseModel):
+    type: str = "Feature"
+    geometry: dict[str, Any]
+    properties: dict[str, Any]
