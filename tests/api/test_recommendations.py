@@ -6,11 +6,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.api.builders import AT_SEA, create_incident, create_unit, dispatch, step
+from tests.conftest import PORTLAND_ROADS, need_data
 
 from precinct.domains.roads import service as roads
 from precinct.platform.context import Ctx
-from tests.api.builders import AT_SEA, create_incident, create_unit, dispatch, step
-from tests.conftest import PORTLAND_ROADS, need_data
 
 NEAR = (-122.6740, 45.5240)  # a few blocks from DOWNTOWN
 FAR = (-122.6500, 45.5300)  # across the river
@@ -61,7 +61,8 @@ def test_the_run_card_asks_for_a_traffic_unit_at_an_accident(client: TestClient,
     found = _recommend(client, accident["id"])
     assert found["run_card"] == [{"capability": "traffic", "count": 1}, {"capability": "patrol", "count": 1}]
     by_sign = {u["call_sign"]: u for u in found["units"]}
-    assert by_sign["PATROL"]["proposed"] and by_sign["TRAFFIC"]["proposed"]
+    assert by_sign["PATROL"]["proposed"]
+    assert by_sign["TRAFFIC"]["proposed"]
     assert by_sign["TRAFFIC"]["fills"] == "traffic"
 
     sent = client.post(f"/api/incidents/{accident['id']}/dispatch-recommended", json={"all_proposed": True})
