@@ -128,6 +128,17 @@ class FreshDatabases:
         seed(_pg_url(name))
         return name
 
+    def drop(self, url: str) -> None:
+        """Drop one database handed out by ``fresh`` (delete the file, on SQLite) once it is no longer needed."""
+        parsed = sa.engine.make_url(url)
+        name = parsed.database or ""
+        if parsed.get_backend_name() == "sqlite":
+            for suffix in ("", "-wal", "-shm"):
+                Path(name + suffix).unlink(missing_ok=True)
+        elif name in self.pg_made:
+            _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            self.pg_made.remove(name)
+
     def drop_all(self) -> list[str]:
         """Drop every PostgreSQL database made here; returns the ones that could not be dropped."""
         failed = []
