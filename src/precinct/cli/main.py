@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import shapely.geometry
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -18,6 +19,7 @@ from rich.table import Table
 
 from precinct.cli import demo as demo_module
 from precinct.domains.analytics import service as analytics
+from precinct.domains.dispatch import coverage
 from precinct.domains.incidents import catalogue, history
 from precinct.domains.incidents import service as incidents
 from precinct.domains.incidents.schemas import IncidentCreate
@@ -327,6 +329,61 @@ def _print_kpi(report: dict[str, Any]) -> None:
 
 def _s(value: float | None) -> str:
     return "–" if value is None else f"{value:.0f}"
+
+
+@app.command("coverage")
+def coverage_command(
+    org: Annotated[str | None, typer.Option(help="Org code: only the stations under it")] = None,
+    posts: Annotated[
+        Path | None, typer.Option(help="GeoJSON of patrol posts (points); the on-duty units when omitted")
+    ] = None,
+    thresholds: Annotated[str, typer.Option(help="Seconds, comma-separated")] = "60,180,300",
+    geojson: Annotated[Path | None, typer.Option(help="Write the reach areas to this GeoJSON file")] = None,
+) -> None:
+    """1-3-5-minute patrol coverage per station: share of roads, of area and of past incidents reached."""
+    try:
+        limits = [float(t) for t in thresholds.split(",")]
+        points = _read_posts(posts) if posts is not None else None
+    except (ValueError, OSError, KeyError, TypeError) as error:
+        err.print(f"[red]error:[/red] cannot use the thresholds or posts given: {error}")
+        raise typer.Exit(2) from None
+    with context() as ctx:
+        org_id = orgs.get_org_by_code(ctx, org).id if org else None
+        found = coverage.coverage(ctx, org_id=org_id, posts=points, thresholds_s=limits)
+        table = Table(title=f"coverage from {found.sources} sources on {found.network}")
+        for column in ("station", "minutes", "roads", "area", "past incidents"):
+            table.add_column(column, justify="right" if column != "station" else "left")
+        for s in found.stations:
+            table.add_row(
+                s.code,
+                f"{s.threshold_s / 60:g}",
+                _share(s.road_covered_share),
+                _share(s.area_covered_share),
+                f"{_share(s.incidents_covered_share)} of {s.incidents}",
+            )
+        console.print(table)
+        for note in found.skipped[:10]:
+            err.print(f"[yellow]skipped:[/yellow] {note}")
+        if geojson is not None:
+            features = [
+                {
+                    "type": "Feature",
+                    "geometry": shapely.geometry.mapping(level.polygon),
+                    "properties": {"threshold_s": level.threshold_s, "reachable_length_m": level.reachable_length_m},
+                }
+                for level in found.levels
+            ]
+            geojson.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+            console.print(f"reach areas written to {geojson}")
+
+
+def _read_posts(path: Path) -> list[tuple[float, float]]:
+    features = json.loads(path.read_text(encoding="utf-8"))["features"]
+    return [(float(f["geometry"]["coordinates"][0]), float(f["geometry"]["coordinates"][1])) for f in features]
+
+
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
 
 
 @app.command("serve")

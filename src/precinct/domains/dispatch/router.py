@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import shapely.geometry
 from fastapi import APIRouter, Query, status
 
-from precinct.domains.dispatch import service
+from precinct.domains.dispatch import coverage, service
 from precinct.domains.dispatch.schemas import (
+    CoverageOut,
+    CoverageRequest,
     DispatchRecommended,
     RankedUnitOut,
     RecommendationOut,
     RequirementOut,
     RouteOut,
     SkippedUnitOut,
+    StationCoverageOut,
 )
 from precinct.domains.incidents import service as incidents
 from precinct.domains.incidents.schemas import DispatchOut
@@ -91,4 +95,32 @@ def route(ctx: CtxDep, incident_id: BigIdPath, unit_id: Annotated[int, Query(ge=
             "eta_s": round(seconds, 1),
             "distance_m": round(metres, 1),
         },
+    )
+
+
+@router.post(
+    "/coverage",
+    response_model=CoverageOut,
+    responses=errors(404, 409, 422),
+    summary="1-3-5-minute coverage (巡逻防控圈) of posts or units, with each station's covered share",
+)
+def coverage_of(ctx: CtxDep, body: CoverageRequest) -> CoverageOut:
+    posts = [(p.lon, p.lat) for p in body.posts] if body.posts is not None else None
+    found = coverage.coverage(ctx, org_id=body.org_id, posts=posts, thresholds_s=body.thresholds_s)
+    return CoverageOut(
+        features=[
+            {
+                "type": "Feature",
+                "geometry": shapely.geometry.mapping(level.polygon) if not level.polygon.is_empty else None,
+                "properties": {
+                    "threshold_s": level.threshold_s,
+                    "reachable_length_m": round(level.reachable_length_m, 1),
+                },
+            }
+            for level in found.levels
+        ],
+        network=found.network,
+        sources=found.sources,
+        skipped=found.skipped,
+        stations=[StationCoverageOut(**vars(s)) for s in found.stations],
     )

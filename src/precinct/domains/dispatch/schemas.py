@@ -51,3 +51,39 @@ class RouteOut(BaseModel):
     type: str = "Feature"
     geometry: dict[str, Any]
     properties: dict[str, Any]
+
+
+class Post(RequestModel):
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+
+
+class CoverageRequest(RequestModel):
+    posts: list[Post] | None = Field(
+        default=None, max_length=5000, description="Patrol posts; when absent, the on-duty units where they stand"
+    )
+    thresholds_s: list[int] = Field(default=[60, 180, 300], min_length=1, max_length=6)
+    org_id: int | None = Field(default=None, ge=1, le=2**31 - 1, description="Only the stations under this org")
+
+
+class StationCoverageOut(BaseModel):
+    org_id: int
+    code: str
+    name: str
+    threshold_s: float
+    road_length_m: float
+    road_covered_share: float | None
+    area_covered_share: float | None
+    incidents: int
+    incidents_covered_share: float | None = Field(description="Share of the station's past incidents inside the area")
+
+
+class CoverageOut(BaseModel):
+    """A GeoJSON FeatureCollection of the reach areas, one per threshold, with the figures per station."""
+
+    type: str = "FeatureCollection"
+    features: list[dict[str, Any]]
+    network: str
+    sources: int
+    skipped: list[str]
+    stations: list[StationCoverageOut]

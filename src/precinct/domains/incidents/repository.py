@@ -136,6 +136,13 @@ class IncidentRepository:
         )
         return {int(unit_id): int(count) for unit_id, count in rows}
 
+    def points(self, org_ids: Sequence[int]) -> Sequence[Row[int | None, float | None, float | None]]:
+        return self.session.execute(
+            select(Incident.org_id, Incident.lon, Incident.lat).where(
+                Incident.org_id.in_(org_ids), Incident.lon.is_not(None), Incident.status != "merged"
+            )
+        ).all()
+
     # timeline
     def events_of(self, incident_id: int) -> Sequence[IncidentEvent]:
         return self.session.scalars(

@@ -398,6 +398,17 @@ def orders_today_by_unit(ctx: Ctx) -> dict[int, int]:
     return IncidentRepository(ctx.session).orders_since(midnight)
 
 
+def incident_points(ctx: Ctx, org_ids: Sequence[int]) -> dict[int, tuple[list[float], list[float]]]:
+    """Coordinates of every located incident in the given orgs, grouped by org (for coverage of past calls)."""
+    grouped: dict[int, tuple[list[float], list[float]]] = {}
+    for org_id, lon, lat in IncidentRepository(ctx.session).points(org_ids):
+        if org_id is not None and lon is not None and lat is not None:
+            lons, lats = grouped.setdefault(org_id, ([], []))
+            lons.append(lon)
+            lats.append(lat)
+    return grouped
+
+
 def _status_from_orders(ctx: Ctx, incident: Incident) -> IncidentStatus:
     ctx.session.flush()
     orders = IncidentRepository(ctx.session).dispatches_of(incident.id)

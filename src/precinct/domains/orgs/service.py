@@ -102,6 +102,12 @@ def get_org_by_code(ctx: Ctx, code: str) -> Org:
     return org
 
 
+def org_boundary(ctx: Ctx, org_id: int) -> BaseGeometry | None:
+    """An org's jurisdiction polygon as a shapely geometry (lon/lat), or ``None`` when it has none."""
+    org = get_org(ctx, org_id)
+    return shape(org.boundary) if org.boundary is not None else None
+
+
 def subtree_ids(ctx: Ctx, org_id: int) -> list[int]:
     get_org(ctx, org_id)
     return OrgRepository(ctx.session).subtree_ids(org_id)
