@@ -16,12 +16,15 @@ from precinct.core.routing.queries import (
     travel_times_from,
     travel_times_to,
 )
+from precinct.core.routing.reachability import IsochroneLevel, Isochrones, isochrones
 from precinct.core.routing.snapping import Snap, Snaps
 from precinct.core.routing.speeds import SpeedTable, parse_maxspeed_kmh
 
 __all__ = [
     "BuildReport",
     "EtaMatch",
+    "IsochroneLevel",
+    "Isochrones",
     "RoadGraph",
     "Route",
     "RoutingError",
@@ -32,6 +35,7 @@ __all__ = [
     "SpeedTable",
     "TravelTimes",
     "build_graph",
+    "isochrones",
     "load_or_build",
     "nearest_by_eta",
     "parse_maxspeed_kmh",

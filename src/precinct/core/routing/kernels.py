@@ -230,3 +230,89 @@ def bounded_per_source(
         out_indptr[s + 1] = start + count
         reset(dist, att_first, touched, n_touched, empty_i)
     return sources
+
+
+@jit
+def trace_rings(out_dir: NDArray[np.int8], width: int) -> tuple[I64, I64, I64]:
+    """Follow raster outline edges into closed rings, keeping only the corners.
+
+    ``out_dir[v]`` is the direction (0 east, 1 north, 2 west, 3 south; -1 none) of the single outline edge
+    leaving grid vertex ``v = row * width + col``. Returns the rings' vertex rows and columns and the CSR
+    offsets of the rings.
+    """
+    step_row = np.array([0, 1, 0, -1])
+    step_col = np.array([1, 0, -1, 0])
+    rows = np.empty(out_dir.shape[0] // 2 + 16, dtype=np.int64)
+    cols = np.empty(out_dir.shape[0] // 2 + 16, dtype=np.int64)
+    offsets = [0]
+    used = 0
+    seen = np.zeros(out_dir.shape[0], dtype=np.bool_)
+    for start in range(out_dir.shape[0]):
+        if out_dir[start] < 0 or seen[start]:
+            continue
+        v = start
+        previous = -1
+        while not seen[v]:
+            seen[v] = True
+            direction = out_dir[v]
+            if direction != previous:
+                if used == rows.shape[0]:
+                    rows = np.concatenate((rows, np.empty(rows.shape[0], dtype=np.int64)))
+                    cols = np.concatenate((cols, np.empty(cols.shape[0], dtype=np.int64)))
+                rows[used] = v // width
+                cols[used] = v % width
+                used += 1
+            previous = direction
+            v = (v // width + step_row[direction]) * width + (v % width + step_col[direction])
+        offsets.append(used)
+    return rows[:used], cols[:used], np.array(offsets, dtype=np.int64)
+
+
+@jit
+def rasterize_segments(
+    x0: F64, y0: F64, x1: F64, y1: F64, label: NDArray[np.uint8], cell: float, grid: NDArray[np.uint8]
+) -> None:
+    """Write ``label[i]`` into every cell of ``grid`` (row = y / cell, col = x / cell) that segment ``i``
+    passes through, keeping the smallest label per cell.
+
+    Steps of a third of a cell along each segment: a segment may clip a cell corner by less than that,
+    which is immaterial once the grid is dilated by the buffer.
+    """
+    for i in range(x0.shape[0]):
+        dx = x1[i] - x0[i]
+        dy = y1[i] - y0[i]
+        steps = int(3.0 * max(abs(dx), abs(dy)) / cell) + 1
+        for s in range(steps + 1):
+            t = s / steps
+            r = int((y0[i] + t * dy) / cell)
+            c = int((x0[i] + t * dx) / cell)
+            if label[i] < grid[r, c]:
+                grid[r, c] = label[i]
+
+
+@jit
+def outline_directions(padded: NDArray[np.bool_]) -> NDArray[np.int8]:
+    """Direction of the outline edge leaving each grid vertex (0 east, 1 north, 2 west, 3 south; -1 none).
+
+    Edges run with the filled cell on their left, so shells go counter-clockwise and holes clockwise
+    (x = column, y = row). ``padded`` must have an empty border and no cells touching only by a corner.
+    """
+    height, width = padded.shape
+    out_dir = np.full((height + 1, width + 1), -1, dtype=np.int8)
+    for r in range(1, height):
+        for c in range(width):
+            above = padded[r, c]
+            below = padded[r - 1, c]
+            if above and not below:
+                out_dir[r, c] = 0
+            elif below and not above:
+                out_dir[r, c + 1] = 2
+    for r in range(height):
+        for c in range(1, width):
+            right = padded[r, c]
+            left = padded[r, c - 1]
+            if left and not right:
+                out_dir[r, c] = 1
+            elif right and not left:
+                out_dir[r + 1, c] = 3
+    return out_dir
