@@ -5,6 +5,7 @@ from precinct.core.routing.build import build_graph
 from precinct.core.routing.cache import load_or_build
 from precinct.core.routing.errors import RoutingError, SnapError
 from precinct.core.routing.graph import BuildReport, RoadGraph
+from precinct.core.routing.isochrones import IsochroneLevel, Isochrones, isochrones
 from precinct.core.routing.queries import (
     EtaMatch,
     Route,
@@ -16,7 +17,6 @@ from precinct.core.routing.queries import (
     travel_times_from,
     travel_times_to,
 )
-from precinct.core.routing.reachability import IsochroneLevel, Isochrones, isochrones
 from precinct.core.routing.snapping import Snap, Snaps
 from precinct.core.routing.speeds import SpeedTable, parse_maxspeed_kmh
 
