@@ -156,14 +156,16 @@ def _point_attachments(graph: RoadGraph, snap: Snap, kind: str) -> Attachments:
     f = float(snap.fraction)
     tail, head = int(graph.edge_tail[e]), int(graph.indices[e])
     t_e, l_e = float(graph.travel_time_s[e]), float(graph.length_m[e])
+    t_r = float(graph.travel_time_s[r]) if r >= 0 else 0.0
+    l_r = float(graph.length_m[r]) if r >= 0 else 0.0
     if kind == "start":
         rows = [(head, (1 - f) * t_e, (1 - f) * l_e)]
-        if r >= 0:
-            rows.append((tail, f * float(graph.travel_time_s[r]), f * float(graph.length_m[r])))
+        if r >= 0 or f == 0.0:  # at fraction 0 the point is the tail itself
+            rows.append((tail, f * t_r, f * l_r))
     else:
         rows = [(tail, f * t_e, f * l_e)]
-        if r >= 0:
-            rows.append((head, (1 - f) * float(graph.travel_time_s[r]), (1 - f) * float(graph.length_m[r])))
+        if r >= 0 or f == 1.0:  # at fraction 1 the point is the head itself
+            rows.append((head, (1 - f) * t_r, (1 - f) * l_r))
     rows.sort()
     return (
         np.array([row[0] for row in rows], dtype=np.int64),
@@ -181,29 +183,42 @@ def _check_point(graph: RoadGraph, snap: Snap, what: str) -> None:
 
 
 def start_attachments(graph: RoadGraph, snaps: Snaps) -> Attachments:
-    """Nodes reachable from each point without passing another node: (node, point, time, length)."""
-    edge = snaps.edge_id.astype(np.int64)
-    rev = graph.reverse_edge[edge].astype(np.int64)
-    f = snaps.fraction
-    point = np.arange(len(snaps), dtype=np.int64)
-    two_way = rev >= 0
-    node = np.concatenate([graph.indices[edge], graph.edge_tail[edge][two_way]]).astype(np.int64)
-    time_s = np.concatenate([(1 - f) * graph.travel_time_s[edge], (f * graph.travel_time_s[rev])[two_way]])
-    length_m = np.concatenate([(1 - f) * graph.length_m[edge], (f * graph.length_m[rev])[two_way]])
-    return _sorted(node, np.concatenate([point, point[two_way]]), time_s, length_m)
+    """Nodes reachable from each point without passing another node: (node, point, time, length).
+
+    From a point on u→v one reaches v along the edge, and u when the segment is two-way. A point at
+    fraction 0 *is* u, so it also reaches u at no cost on a one-way edge.
+    """
+    return _attachments(graph, snaps, start=True)
 
 
 def end_attachments(graph: RoadGraph, snaps: Snaps) -> Attachments:
-    """Nodes from which each point is reached without passing another node: (node, point, time, length)."""
+    """Nodes from which each point is reached without passing another node: (node, point, time, length).
+
+    A point on u→v is reached from u along the edge, and from v when the segment is two-way. A point at
+    fraction 1 *is* v, so it is also reached from v at no cost on a one-way edge.
+    """
+    return _attachments(graph, snaps, start=False)
+
+
+def _attachments(graph: RoadGraph, snaps: Snaps, *, start: bool) -> Attachments:
     edge = snaps.edge_id.astype(np.int64)
     rev = graph.reverse_edge[edge].astype(np.int64)
+    safe_rev = np.where(rev >= 0, rev, 0)
+    # Work in the frame of the way the edge is driven: "ahead" is the part still to drive (start) or
+    # the part already driven (end).
     f = snaps.fraction
+    ahead = 1.0 - f if start else f
+    along_node = graph.indices[edge] if start else graph.edge_tail[edge]
+    other_node = graph.edge_tail[edge] if start else graph.indices[edge]
+    at_other_end = ahead == 1.0
+    other = (rev >= 0) | at_other_end
+    other_time = np.where(rev >= 0, (1.0 - ahead) * graph.travel_time_s[safe_rev], 0.0)
+    other_len = np.where(rev >= 0, (1.0 - ahead) * graph.length_m[safe_rev], 0.0)
     point = np.arange(len(snaps), dtype=np.int64)
-    two_way = rev >= 0
-    node = np.concatenate([graph.edge_tail[edge], graph.indices[edge][two_way]]).astype(np.int64)
-    time_s = np.concatenate([f * graph.travel_time_s[edge], ((1 - f) * graph.travel_time_s[rev])[two_way]])
-    length_m = np.concatenate([f * graph.length_m[edge], ((1 - f) * graph.length_m[rev])[two_way]])
-    return _sorted(node, np.concatenate([point, point[two_way]]), time_s, length_m)
+    node = np.concatenate([along_node, other_node[other]]).astype(np.int64)
+    time_s = np.concatenate([ahead * graph.travel_time_s[edge], other_time[other]])
+    length_m = np.concatenate([ahead * graph.length_m[edge], other_len[other]])
+    return _sorted(node, np.concatenate([point, point[other]]), time_s, length_m)
 
 
 def _sorted(
@@ -465,7 +480,8 @@ def route(graph: RoadGraph, origin: Snap, target: Snap) -> Route:
             nodes.reverse()
             first = _edge_between(graph, origin.edge_id, tail=None, head=node)
             last = _edge_between(graph, target.edge_id, tail=via, head=None)
-            edges = [first, *reversed(edges), last]
+            # A point exactly on a node of a one-way edge enters or leaves there: no partial edge.
+            edges = [e for e in (first, *reversed(edges), last) if e >= 0]
         else:
             on_same = int(target.edge_id) == int(origin.edge_id)
             ahead = (target.fraction if on_same else 1.0 - target.fraction) >= origin.fraction
