@@ -203,14 +203,18 @@ class SegmentIndex:
         self, lon: NDArray[np.float64], lat: NDArray[np.float64], max_distance_m: float, what: str
     ) -> None:
         """Refuse missing, impossible and out-of-area coordinates with a message naming the point."""
+
+        def name(i: int) -> str:
+            return f"{what} {i}" if lon.shape[0] > 1 else what
+
         bad = np.flatnonzero(~(np.isfinite(lon) & np.isfinite(lat)))
         if bad.size:
-            raise RoutingError(f"{what} {int(bad[0])} has no position (longitude/latitude is NaN or infinite)")
+            raise RoutingError(f"{name(int(bad[0]))} has no position (longitude/latitude is NaN or infinite)")
         bad = np.flatnonzero((np.abs(lat) > 90) | (np.abs(lon) > 180))
         if bad.size:
             i = int(bad[0])
             raise RoutingError(
-                f"{what} {i} has an impossible position ({lon[i]}, {lat[i]}); expected longitude, latitude in degrees"
+                f"{name(i)} has an impossible position ({lon[i]}, {lat[i]}); expected longitude, latitude in degrees"
             )
         min_lon, min_lat, max_lon, max_lat = self.bounds
         margin_lat = max_distance_m / 111_000.0
@@ -225,7 +229,7 @@ class SegmentIndex:
         if bad.size:
             i = int(bad[0])
             raise RoutingError(
-                f"{what} {i} ({lon[i]:.5f}, {lat[i]:.5f}) is outside the road network's area "
+                f"{name(i)} ({lon[i]:.5f}, {lat[i]:.5f}) is outside the road network's area "
                 f"(lon {min_lon:.4f}..{max_lon:.4f}, lat {min_lat:.4f}..{max_lat:.4f}); is it in the right city, "
                 "and are longitude and latitude in that order?"
             )
