@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -23,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from precinct.core.routing import RoadGraph, Snaps, isochrones, load_or_build, nearest_by_eta
-from precinct.core.routing.queries import end_attachments, start_attachments
+from precinct.core.routing.attachments import direct_times, end_attachments, start_attachments
 
 DEFAULT_PBF = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "osm" / "porto_portugal.osm.pbf"
 AGREEMENT_S = 1e-3
@@ -169,7 +170,6 @@ def main() -> None:
     )
 
     unit_starts = start_attachments(graph, units)
-    from precinct.core.routing.queries import direct_times
 
     def reference(name: str, subset: int, dist_from: Callable[[NDArray[np.int64]], NDArray[np.float64]]) -> None:
         chosen = incidents[:subset]
@@ -271,6 +271,15 @@ def main() -> None:
     network_km = float(graph.length_m[canonical].astype(np.float64).sum()) / 1000
     rows.append(("  road reached (km, 1/3/5 min)", reach, f"of {network_km:,.0f} km of road in the graph"))
 
+    load_1m, load_5m, _ = os.getloadavg()
+    results["load_average"] = [load_1m, load_5m]
+    rows.append(
+        (
+            "machine load average (1 / 5 min)",
+            f"{load_1m:.2f} / {load_5m:.2f}",
+            f"{os.cpu_count()} cores, shared: latencies grow with other work",
+        )
+    )
     table = Table(title=f"precinct routing — {args.pbf.name} (seed {args.seed})")
     table.add_column("measure")
     table.add_column("result")
@@ -307,7 +316,6 @@ def pandana_row(
     )  # fmt: skip
     preprocess_s = time.perf_counter() - started
     unit_node, unit_point, unit_time, _ = start_attachments(graph, units)
-    from precinct.core.routing.queries import direct_times
 
     times, agree, agree_rounded, worst = [], 0, 0, 0.0
     subset = min(args.pandana_subset, len(incidents))

@@ -139,7 +139,7 @@ class RoadGraph:
     # Query methods: thin delegations so callers need only the graph object.
 
     def snap(self, lon: float, lat: float, *, max_distance_m: float = 500.0) -> Snap:
-        """Snap one point to the nearest road segment; see :func:`precinct.core.routing.snapping.snap`."""
+        """Snap one point to the nearest road segment; see :meth:`SegmentIndex.snap_many`."""
         return self.segment_index.snap(lon, lat, max_distance_m=max_distance_m)
 
     def snap_many(

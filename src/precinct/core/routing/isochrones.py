@@ -14,9 +14,10 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from precinct.core.routing import kernels
+from precinct.core.routing.attachments import check_snaps, start_attachments
 from precinct.core.routing.errors import RoutingError
 from precinct.core.routing.graph import RoadGraph
-from precinct.core.routing.queries import check_limit, check_snaps, start_attachments
+from precinct.core.routing.queries import check_limit
 from precinct.core.routing.snapping import Snaps
 
 DEFAULT_THRESHOLDS_S = (60.0, 180.0, 300.0)

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 # the segment; that bound is what lets the search stop with a proof that no other segment is nearer.
 SAMPLE_SPACING_M = 20.0
 _FIRST_CANDIDATES = 8
+# Where many short segments meet, 8 samples may all lie within half a spacing; the fast path widens first.
+_FAST_PATH_CANDIDATES = (12, 48)
 # The single-point fast path skips the far-point handling, so it is used only when the limit is not tiny.
 _FAST_PATH_MIN_LIMIT_M = 1.0
 
@@ -134,12 +136,18 @@ class SegmentIndex:
             return self.snap_many(np.array([x]), np.array([y]), max_distance_m=max_distance_m)[0]
         px = (x - self.projection.lon0) * self.projection.kx_m_per_deg
         py = (y - self.projection.lat0) * self.projection.ky_m_per_deg
-        sample_d, sample_i = self.tree.query((px, py), k=_FIRST_CANDIDATES)
-        seg = self.sample_segment[sample_i]
-        d, t = self._project(np.array([px]), np.array([py]), seg)
-        pick = int(np.argmin(d))
-        if sample_d[-1] - 0.5 * SAMPLE_SPACING_M < d[pick] or d[pick] > 0.5 * max_distance_m:
-            # Not proven nearest, or possibly beyond the limit: take the general path with its checks.
+        for k in _FAST_PATH_CANDIDATES:
+            sample_d, sample_i = self.tree.query((px, py), k=k)
+            seg = self.sample_segment[sample_i]
+            d, t = self._project(np.array([px]), np.array([py]), seg)
+            pick = int(np.argmin(d))
+            if d[pick] > 0.5 * max_distance_m:
+                break  # possibly beyond the limit: the general path gives the error with its message
+            if sample_d[-1] - 0.5 * SAMPLE_SPACING_M >= d[pick]:
+                break  # proven nearest
+        else:
+            return self.snap_many(np.array([x]), np.array([y]), max_distance_m=max_distance_m)[0]
+        if d[pick] > 0.5 * max_distance_m:
             return self.snap_many(np.array([x]), np.array([y]), max_distance_m=max_distance_m)[0]
         best_seg, best_t = int(seg[pick]), float(t[pick])
         sx = self.ax[best_seg] + best_t * (self.bx[best_seg] - self.ax[best_seg])
