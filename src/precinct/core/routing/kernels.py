@@ -15,7 +15,7 @@ F64 = NDArray[np.float64]
 
 
 @jit
-def _push(heap_key: F64, heap_id: I64, size: int, key: float, ident: int) -> int:
+def _push(heap_key: F64, heap_id: I32, size: int, key: float, ident: int) -> int:
     """Insert into the binary min-heap held in (heap_key, heap_id); returns the new size."""
     i = size
     while i > 0:
@@ -31,7 +31,7 @@ def _push(heap_key: F64, heap_id: I64, size: int, key: float, ident: int) -> int
 
 
 @jit
-def _pop(heap_key: F64, heap_id: I64, size: int) -> int:
+def _pop(heap_key: F64, heap_id: I32, size: int) -> int:
     """Remove the heap's minimum (read it from index 0 first); returns the new size."""
     size -= 1
     if size == 0:
@@ -76,11 +76,11 @@ def search(
     limit_s: float,
     dist: F64,
     dist_len: F64,
-    pred: I64,
-    att_first: I64,
-    touched: I64,
+    pred: I32,
+    att_first: I32,
+    touched: I32,
     heap_key: F64,
-    heap_id: I64,
+    heap_id: I32,
     settled_order: I64,
 ) -> tuple[int, int]:
     """Dijkstra from several start nodes with initial times, settling attached candidates on the way.
@@ -162,7 +162,7 @@ def search(
 
 
 @jit
-def reset(dist: F64, att_first: I64, touched: I64, n_touched: int, att_node: I64) -> None:
+def reset(dist: F64, att_first: I32, touched: I32, n_touched: int, att_node: I64) -> None:
     """Restore ``dist`` to inf and ``att_first`` to -1 where a search changed them (O(touched))."""
     for i in range(n_touched):
         dist[touched[i]] = np.inf
@@ -184,11 +184,11 @@ def bounded_per_source(
     first_source: int,
     dist: F64,
     dist_len: F64,
-    pred: I64,
-    att_first: I64,
-    touched: I64,
+    pred: I32,
+    att_first: I32,
+    touched: I32,
     heap_key: F64,
-    heap_id: I64,
+    heap_id: I32,
     out_indptr: I64,
     out_node: I32,
     out_time: F64,
@@ -316,3 +316,25 @@ def outline_directions(padded: NDArray[np.bool_]) -> NDArray[np.int8]:
             elif right and not left:
                 out_dir[r + 1, c] = 3
     return out_dir
+
+
+@jit
+def nearest_segment(
+    px: float, py: float, candidates: I64, ax: F64, ay: F64, bx: F64, by: F64
+) -> tuple[int, float, float]:
+    """Among candidate segments, the one nearest to (px, py): its index, the foot fraction and the distance."""
+    best = -1
+    best_t = 0.0
+    best_d = np.inf
+    for i in range(candidates.shape[0]):
+        s = candidates[i]
+        dx = bx[s] - ax[s]
+        dy = by[s] - ay[s]
+        length_sq = dx * dx + dy * dy
+        t = 0.0
+        if length_sq > 0:
+            t = min(1.0, max(0.0, ((px - ax[s]) * dx + (py - ay[s]) * dy) / length_sq))
+        d = np.hypot(ax[s] + t * dx - px, ay[s] + t * dy - py)
+        if d < best_d:
+            best, best_t, best_d = s, t, d
+    return best, best_t, best_d

@@ -11,8 +11,9 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
+from precinct.core.routing import kernels
 from precinct.core.routing.errors import RoutingError, SnapError
-from precinct.core.routing.geo import LocalProjection, haversine_m
+from precinct.core.routing.geo import EARTH_RADIUS_M, LocalProjection, haversine_m
 
 if TYPE_CHECKING:
     from precinct.core.routing.graph import RoadGraph
@@ -25,6 +26,16 @@ _FIRST_CANDIDATES = 8
 _FAST_PATH_CANDIDATES = (12, 48)
 # The single-point fast path skips the far-point handling, so it is used only when the limit is not tiny.
 _FAST_PATH_MIN_LIMIT_M = 1.0
+
+
+def _haversine_scalar_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """:func:`haversine_m` for one pair, without array overhead (the single-point snap is latency-bound)."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    h = (
+        math.sin((phi2 - phi1) / 2) ** 2
+        + math.cos(phi1) * math.cos(phi2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
+    return 2.0 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, h)))
 
 
 @dataclass(frozen=True)
@@ -138,24 +149,22 @@ class SegmentIndex:
         py = (y - self.projection.lat0) * self.projection.ky_m_per_deg
         for k in _FAST_PATH_CANDIDATES:
             sample_d, sample_i = self.tree.query((px, py), k=k)
-            seg = self.sample_segment[sample_i]
-            d, t = self._project(np.array([px]), np.array([py]), seg)
-            pick = int(np.argmin(d))
-            if d[pick] > 0.5 * max_distance_m:
-                break  # possibly beyond the limit: the general path gives the error with its message
-            if sample_d[-1] - 0.5 * SAMPLE_SPACING_M >= d[pick]:
+            best_seg, best_t, best_d = kernels.nearest_segment(
+                px, py, self.sample_segment[sample_i], self.ax, self.ay, self.bx, self.by
+            )
+            if best_d > 0.5 * max_distance_m:
+                # Possibly beyond the limit: the general path refuses it with the full message.
+                return self.snap_many(np.array([x]), np.array([y]), max_distance_m=max_distance_m)[0]
+            if sample_d[-1] - 0.5 * SAMPLE_SPACING_M >= best_d:
                 break  # proven nearest
         else:
             return self.snap_many(np.array([x]), np.array([y]), max_distance_m=max_distance_m)[0]
-        if d[pick] > 0.5 * max_distance_m:
-            return self.snap_many(np.array([x]), np.array([y]), max_distance_m=max_distance_m)[0]
-        best_seg, best_t = int(seg[pick]), float(t[pick])
         sx = self.ax[best_seg] + best_t * (self.bx[best_seg] - self.ax[best_seg])
         sy = self.ay[best_seg] + best_t * (self.by[best_seg] - self.ay[best_seg])
-        snap_lon = sx / self.projection.kx_m_per_deg + self.projection.lon0
-        snap_lat = sy / self.projection.ky_m_per_deg + self.projection.lat0
-        distance_m = float(haversine_m(np.array([x]), np.array([y]), np.array([snap_lon]), np.array([snap_lat]))[0])
-        return Snap(int(self.segment_edge[best_seg]), best_t, distance_m, float(snap_lon), float(snap_lat))
+        snap_lon = float(sx / self.projection.kx_m_per_deg + self.projection.lon0)
+        snap_lat = float(sy / self.projection.ky_m_per_deg + self.projection.lat0)
+        distance_m = _haversine_scalar_m(x, y, snap_lon, snap_lat)
+        return Snap(int(self.segment_edge[best_seg]), best_t, distance_m, snap_lon, snap_lat)
 
     def snap_many(
         self, lon: NDArray[Any], lat: NDArray[Any], *, max_distance_m: float = 500.0, what: str = "point"
