@@ -34,12 +34,21 @@ PANDANA_ROUNDING_S = 0.5
 
 _BUILD_CHILD = """
 import json, resource, sys, time
-from precinct.core.routing import load_or_build
+from precinct.core.routing import isochrones, load_or_build, nearest_by_eta
 started = time.perf_counter()
 graph = load_or_build(sys.argv[1], sys.argv[2])
 elapsed = time.perf_counter() - started
 peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"build_s": elapsed, "peak_rss_mb": peak_mb, "report": graph.build_report.to_dict()}))
+# NUMBA_CACHE_DIR points at an empty folder here, so these first calls compile every kernel from scratch.
+points = graph.snap_many(graph.node_lon[:3] + 1e-5, graph.node_lat[:3])
+started = time.perf_counter()
+nearest_by_eta(graph, points[0], points, 2)
+compile_knn_s = time.perf_counter() - started
+started = time.perf_counter()
+isochrones(graph, points, (60.0,))
+compile_iso_s = time.perf_counter() - started
+print(json.dumps({"build_s": elapsed, "peak_rss_mb": peak_mb, "report": graph.build_report.to_dict(),
+                  "compile_knn_s": compile_knn_s, "compile_isochrones_s": compile_iso_s}))
 """
 
 
@@ -97,9 +106,14 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="precinct-routing-bench-") as cache_dir:
         console.print(f"building the graph of {args.pbf.name} in a subprocess (peak memory measured there)…")
-        child = subprocess.run(
-            [sys.executable, "-c", _BUILD_CHILD, str(args.pbf), cache_dir], capture_output=True, text=True, check=True
-        )
+        with tempfile.TemporaryDirectory(prefix="precinct-numba-cold-") as numba_dir:
+            child = subprocess.run(
+                [sys.executable, "-c", _BUILD_CHILD, str(args.pbf), cache_dir],
+                capture_output=True,
+                text=True,
+                check=True,
+                env={**os.environ, "NUMBA_CACHE_DIR": numba_dir},
+            )
         built = json.loads(child.stdout.strip().splitlines()[-1])
         started = time.perf_counter()
         graph = load_or_build(args.pbf, cache_dir)
@@ -142,30 +156,53 @@ def main() -> None:
     first_iso_s = time.perf_counter() - started
     rows.append(
         (
-            "numba first call: k-nearest / isochrones",
+            "numba compile, cold (empty cache): k-nearest / isochrones",
+            f"{built['compile_knn_s']:.2f} s / {built['compile_isochrones_s']:.2f} s",
+            "once per install; cached on disk after",
+        )
+    )
+    rows.append(
+        (
+            "numba first call here (disk cache): k-nearest / isochrones",
             f"{first_call_s:.2f} s / {first_iso_s:.2f} s",
-            "compile or disk-cache load, not in latencies",
+            "not included in the latencies below",
         )
     )
 
     latencies: list[float] = []
+    cpu_times: list[float] = []  # CPU time of this thread: the latency without waiting for a free core
     answers: list[list[float]] = []
     incidents = []
     for lon, lat in zip(incident_lon.tolist(), incident_lat.tolist(), strict=True):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         incident = graph.snap(lon, lat)
         matches = nearest_by_eta(graph, incident, units, args.k)
         latencies.append(time.perf_counter() - started)
+        cpu_times.append(time.thread_time() - started_cpu)
         incidents.append(incident)
         answers.append([m.eta_s for m in matches])
     precinct_median = percentile_ms(latencies, 50)
     p99 = percentile_ms(latencies, 99)
-    results["precinct"] = {"median_ms": precinct_median, "p99_ms": p99, "mean_ms": float(np.mean(latencies) * 1000)}
+    cpu_p99 = percentile_ms(cpu_times, 99)
+    results["precinct"] = {
+        "median_ms": precinct_median,
+        "p99_ms": p99,
+        "mean_ms": float(np.mean(latencies) * 1000),
+        "cpu_median_ms": percentile_ms(cpu_times, 50),
+        "cpu_p99_ms": cpu_p99,
+    }
     rows.append(
         (
             f"precinct k={args.k}, {args.incidents} incidents × {args.units} units (snap included)",
             f"median {precinct_median:.3f} ms, p99 {p99:.3f} ms",
             "p99 ≤ 2 ms " + ("✓" if p99 <= 2 else "✗"),
+        )
+    )
+    rows.append(
+        (
+            "  same, thread CPU time (no waiting for a core)",
+            f"median {percentile_ms(cpu_times, 50):.3f} ms, p99 {cpu_p99:.3f} ms",
+            "p99 ≤ 2 ms " + ("✓" if cpu_p99 <= 2 else "✗"),
         )
     )
 
