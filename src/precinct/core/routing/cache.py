@@ -148,4 +148,5 @@ def load_or_build(
     if graph is None:
         graph = build_graph(pbf_path, speeds=table, progress=progress)
         save_graph(graph, file, key=key)
+    _ = graph.search_graph  # derived in ~0.1 s; done here so the first query does not pay for it
     return graph

@@ -85,14 +85,11 @@ class Isochrones:
             raise RoutingError(f"there is no source {i}; there are {len(self.sources)}")
         if i not in self._per_source:
             lo, hi = self.source_indptr[i], self.source_indptr[i + 1]
-            self._per_source[i] = _levels(
-                self.graph,
-                self.source_nodes[lo:hi],
-                self.source_times_s[lo:hi],
-                self.sources.take([i]),
-                self.thresholds_s,
-                self.buffer_m,
+            source = self.sources.take([i])
+            nodes, times = _all_node_times(
+                self.graph, self.source_nodes[lo:hi], self.source_times_s[lo:hi], source, self.thresholds_s[-1]
             )
+            self._per_source[i] = _levels(self.graph, nodes, times, source, self.thresholds_s, self.buffer_m)
         return self._per_source[i]
 
     def source_reach_length_m(self, threshold_s: float) -> NDArray[np.float64]:
@@ -149,7 +146,8 @@ def isochrones(
     node, point, time_s, _ = start_attachments(graph, sources)
     ws = graph.workspace()
     ws.ensure_heap(node.shape[0] + 1)
-    csr = (graph.indptr, graph.indices, graph.forward_edge_ids, graph.travel_time_s, graph.length_m)
+    sg = graph.search_graph
+    csr = (sg.core_indptr, sg.core_indices, sg.core_chain, sg.core_time_s, sg.core_length_m)
 
     # All sources together: one multi-source search.
     empty_i, empty_f = np.empty(0, dtype=np.int64), np.empty(0)
@@ -163,7 +161,8 @@ def isochrones(
     kernels.reset(ws.dist, ws.att_first, ws.touched, n_touched, empty_i)
     within = touched_time <= limit
     lap("union_search")
-    union = _levels(graph, touched[within].astype(np.int32), touched_time[within], sources, thresholds, buffer_m)
+    all_nodes, all_times = _all_node_times(graph, touched[within], touched_time[within], sources, limit)
+    union = _levels(graph, all_nodes, all_times, sources, thresholds, buffer_m)
     lap("union_reach")
     if polygons:
         for level, polygon in zip(union, reach_polygons(graph, union, buffer_m), strict=True):
@@ -195,6 +194,53 @@ def isochrones(
     return Isochrones(
         thresholds, union, sources, out_indptr, out_node[:used], out_time[:used], graph, buffer_m, timings
     )
+
+
+def _ranges(starts: NDArray[np.int64], counts: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Concatenated ``arange(start, start + count)`` for each pair, without a Python loop."""
+    offsets = np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(starts, counts) + np.arange(int(counts.sum())) - offsets
+
+
+def _all_node_times(
+    graph: RoadGraph,
+    core_nodes: NDArray[np.int32],
+    core_times_s: NDArray[np.float64],
+    sources: Snaps,
+    limit_s: float,
+) -> tuple[NDArray[np.int32], NDArray[np.float64]]:
+    """Times of every node (shape points too) within ``limit_s``, from the searched core nodes' times.
+
+    A shape point is reached along one of its chains: from the chain's start, or from a source lying on
+    the chain itself.
+    """
+    sg = graph.search_graph
+    dist = np.full(graph.node_count, np.inf)
+    dist[core_nodes] = core_times_s
+    starts = sg.core_indptr[core_nodes].astype(np.int64)
+    chain = sg.core_chain[_ranges(starts, sg.core_indptr[core_nodes + 1].astype(np.int64) - starts)]
+    first = sg.chain_indptr[chain]
+    counts = sg.chain_indptr[chain + 1] - first
+    edge = sg.chain_edges[_ranges(first, counts)]
+    base = np.repeat(dist[sg.chain_tail[chain]], counts)
+    np.minimum.at(dist, graph.indices[edge], base + sg.edge_offset_time_s[edge] + graph.travel_time_s[edge])
+    rev = graph.reverse_edge
+    for i in range(len(sources)):
+        e, f = int(sources.edge_id[i]), float(sources.fraction[i])
+        for drive, ahead in ((e, 1.0 - f), (int(rev[e]), f)):
+            if drive < 0:
+                continue
+            lo, hi = sg.chain_indptr[sg.edge_chain[drive]], sg.chain_indptr[sg.edge_chain[drive] + 1]
+            rest = sg.chain_edges[lo:hi]
+            rest = rest[int(np.flatnonzero(rest == drive)[0]) :]
+            time_s = ahead * float(graph.travel_time_s[drive]) + np.concatenate(
+                [[0.0], np.cumsum(graph.travel_time_s[rest[1:]].astype(np.float64))]
+            )
+            np.minimum.at(dist, graph.indices[rest], time_s)
+        if rev[e] < 0 and f == 0.0:
+            dist[graph.edge_tail[e]] = 0.0  # the source is this node
+    reached = np.flatnonzero(dist <= limit_s)
+    return reached.astype(np.int32), dist[reached]
 
 
 def _levels(

@@ -18,6 +18,7 @@ from precinct.core.routing.attachments import (
     direct_against_set,
     direct_times,
     point_attachments,
+    point_options,
     prepare,
     single,
 )
@@ -129,16 +130,11 @@ def _run(
     ws = graph.workspace()
     count = direct[0].shape[0]
     ws.ensure_heap(sources[0].shape[0] + attachments[0].shape[0] + count + 1)
+    sg = graph.search_graph
     if direction == _FORWARD:
-        csr = (graph.indptr, graph.indices, graph.forward_edge_ids, graph.travel_time_s, graph.length_m)
+        csr = (sg.core_indptr, sg.core_indices, sg.core_chain, sg.core_time_s, sg.core_length_m)
     else:
-        csr = (
-            graph.rev_indptr,
-            graph.rev_indices,
-            graph.rev_edge,
-            graph.rev_travel_time_s,
-            graph.rev_length_m,
-        )
+        csr = (sg.core_rev_indptr, sg.core_rev_indices, sg.core_rev_chain, sg.core_rev_time_s, sg.core_rev_length_m)
     result = _Result(direct[0].copy(), direct[1].copy(), np.full(count, -1, dtype=np.int64), np.empty(count, np.int64))
     n_touched, done = kernels.search(
         *csr,
@@ -154,13 +150,30 @@ def _run(
     return result, n_touched
 
 
-def _edge_between(graph: RoadGraph, edge_id: int, *, tail: int | None, head: int | None) -> int:
-    """The direction of ``edge_id``'s segment that starts at ``tail`` or ends at ``head``."""
-    if (tail is not None and int(graph.edge_tail[edge_id]) == tail) or (
-        head is not None and int(graph.indices[edge_id]) == head
-    ):
-        return int(edge_id)
-    return int(graph.reverse_edge[edge_id])
+def _chain_part(graph: RoadGraph, edge: int, *, from_edge: bool) -> list[int]:
+    """The edges of ``edge``'s chain from ``edge`` to the chain's end, or from its start up to ``edge``."""
+    sg = graph.search_graph
+    edges: list[int] = sg.chain_slice(int(sg.edge_chain[edge])).tolist()
+    i = edges.index(edge)
+    return edges[i:] if from_edge else edges[: i + 1]
+
+
+def _direct_edges(graph: RoadGraph, origin: Snap, target: Snap) -> list[int]:
+    """Edges driven between two points on one chain (the search found no shorter way through a node)."""
+    rev = graph.reverse_edge
+    for drive, frac_s in ((int(origin.edge_id), origin.fraction), (int(rev[origin.edge_id]), 1.0 - origin.fraction)):
+        if drive < 0:
+            continue
+        rest = _chain_part(graph, drive, from_edge=True)
+        for end, frac_t in ((int(target.edge_id), target.fraction), (int(rev[target.edge_id]), 1.0 - target.fraction)):
+            if end >= 0 and end in rest and (rest.index(end) > 0 or frac_t >= frac_s):
+                return rest[: rest.index(end) + 1]
+    return [int(origin.edge_id)]
+
+
+def _pick(options: list[tuple[int, float, float, int]], node: int) -> int:
+    """The point-side edge of the cheapest option that meets the search graph at ``node``."""
+    return min((option for option in options if option[0] == node), key=lambda option: option[1])[3]
 
 
 def _unsettled_to_inf(result: _Result) -> TravelTimes:
@@ -303,25 +316,25 @@ def route(graph: RoadGraph, origin: Snap, target: Snap) -> Route:
         if result.settled.shape[0] == 0:
             raise RoutingError("the target cannot be reached from the origin")
         via = int(result.cand_via[0])
+        sg = graph.search_graph
         edges: list[int] = []
-        nodes: list[int] = []
         if via >= 0:
+            chains: list[int] = []
             node = via
             while ws.pred[node] >= 0:
-                nodes.append(node)
-                edge = int(ws.pred[node])
-                edges.append(edge)
-                node = int(graph.edge_tail[edge])
-            nodes.append(node)
-            nodes.reverse()
-            first = _edge_between(graph, origin.edge_id, tail=None, head=node)
-            last = _edge_between(graph, target.edge_id, tail=via, head=None)
-            # A point exactly on a node of a one-way edge enters or leaves there: no partial edge.
-            edges = [e for e in (first, *reversed(edges), last) if e >= 0]
+                chain = int(ws.pred[node])
+                chains.append(chain)
+                node = int(sg.chain_tail[chain])
+            first = _pick(point_options(graph, origin, start=True), node)
+            last = _pick(point_options(graph, target, start=False), via)
+            # An option without an edge is a point lying exactly on the core node.
+            edges = _chain_part(graph, first, from_edge=True) if first >= 0 else []
+            for chain in reversed(chains):
+                edges += sg.chain_slice(chain).tolist()
+            edges += _chain_part(graph, last, from_edge=False) if last >= 0 else []
         else:
-            on_same = int(target.edge_id) == int(origin.edge_id)
-            ahead = (target.fraction if on_same else 1.0 - target.fraction) >= origin.fraction
-            edges = [origin.edge_id if ahead else int(graph.reverse_edge[origin.edge_id])]
+            edges = _direct_edges(graph, origin, target)
+        nodes = [int(graph.indices[e]) for e in edges[:-1]]
         geometry = [(origin.lon, origin.lat)]
         geometry += [(float(graph.node_lon[x]), float(graph.node_lat[x])) for x in nodes]
         geometry.append((target.lon, target.lat))
