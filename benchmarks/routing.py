@@ -127,6 +127,11 @@ def main() -> None:
             f"{report.edges_kept:,} directed edges, {report.segments_kept:,} segments",
             "",
         ),
+        (
+            "search graph (shape-point chains contracted)",
+            f"{graph.search_graph.core_node_count:,} nodes, {graph.search_graph.chain_tail.shape[0]:,} chains",
+            "what the searches settle",
+        ),
         ("dropped (not in largest SCC)", f"{report.nodes_dropped:,} nodes, {report.edges_dropped:,} edges", ""),
         (
             "build from .pbf",
