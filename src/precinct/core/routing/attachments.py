@@ -73,6 +73,7 @@ def check_snaps(graph: RoadGraph, snaps: Snaps, what: str) -> None:
 
 
 def single(snap: Snap) -> Snaps:
+    """One snap as a one-element :class:`Snaps`."""
     return Snaps.of([snap])
 
 
@@ -118,6 +119,7 @@ def point_attachments(graph: RoadGraph, snap: Snap, kind: str) -> Attachments:
 
 
 def check_point(graph: RoadGraph, snap: Snap, what: str) -> None:
+    """Refuse a single point that is not a position on this graph."""
     if not (0.0 <= snap.fraction <= 1.0) or not (0 <= snap.edge_id < graph.edge_count):
         raise RoutingError(
             f"the {what} has no valid position on this graph (edge {snap.edge_id}, fraction {snap.fraction})"

@@ -60,7 +60,8 @@ class RoadGraph:
     ``indices[e]``; the edges leaving node ``u`` are ``indptr[u]:indptr[u + 1]``. ``reverse_edge[e]`` is the
     edge of the same segment in the other direction, or -1 on a one-way street. The reverse CSR lists, per
     node, the edges arriving at it (``rev_indices`` are their tails, ``rev_edge`` their edge ids) with their
-    weights copied into search order.
+    weights copied into search order. Searches run on :attr:`search_graph`, where chains of shape points
+    are contracted into single edges, and map back to these edges.
     """
 
     node_lon: Float64Array
