@@ -70,6 +70,8 @@ def test_second_load_is_identical_and_faster(portland_pbf: Path, tmp_path: Path)
     load_s = time.perf_counter() - started
     assert _same_arrays(built, loaded)
     assert loaded.build_report == built.build_report
+    stored, derived = loaded.search_graph.arrays, built.search_graph.arrays
+    assert all(np.array_equal(stored[name], derived[name]) for name in derived)
     assert load_s < build_s
     assert load_s < 1.0
     assert len(list(tmp_path.glob("*.npz"))) == 1

@@ -16,12 +16,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from precinct.core.routing.build import build_graph
+from precinct.core.routing.chains import SEARCH_GRAPH_DTYPES, SearchGraph
+from precinct.core.routing.chains import consistent as search_consistent
 from precinct.core.routing.errors import RoutingError
 from precinct.core.routing.graph import ARRAY_DTYPES, ARRAY_FIELDS, BuildReport, RoadGraph
 from precinct.core.routing.speeds import SpeedTable
 
 # Bump when the arrays' meaning or layout changes, so old cache files are ignored.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_SEARCH_PREFIX = "search_"
 _CHUNK_BYTES = 1 << 20
 
 
@@ -48,6 +51,8 @@ def save_graph(graph: RoadGraph, file: Path, *, key: str) -> None:
     file.parent.mkdir(parents=True, exist_ok=True)
     meta = {"key": key, "format": FORMAT_VERSION, "build_report": graph.build_report.to_dict()}
     arrays: dict[str, NDArray[Any]] = dict(graph.arrays())
+    # The contracted search graph is stored too, so a restart needs no compiled code before the first query.
+    arrays.update({_SEARCH_PREFIX + name: value for name, value in graph.search_graph.arrays.items()})
     arrays["meta_json"] = np.array(json.dumps(meta))
     fd, tmp_name = tempfile.mkstemp(prefix=file.stem, suffix=".tmp", dir=file.parent)
     try:
@@ -73,12 +78,17 @@ def load_graph(file: Path, *, key: str | None = None) -> RoadGraph | None:
             if meta.get("format") != FORMAT_VERSION or (key is not None and meta.get("key") != key):
                 return None
             arrays = {name: data[name] for name in ARRAY_FIELDS}
+            search = {name: data[_SEARCH_PREFIX + name] for name in SEARCH_GRAPH_DTYPES}
         report = BuildReport(**meta["build_report"])
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, json.JSONDecodeError):
         return None
     if not _consistent(arrays):
         return None
-    return RoadGraph(**arrays, build_report=report)
+    if not search_consistent(search, arrays["node_lon"].shape[0], arrays["indices"].shape[0]):
+        return None
+    graph = RoadGraph(**arrays, build_report=report)
+    graph.__dict__["search_graph"] = SearchGraph(search)  # fills the cached property
+    return graph
 
 
 def _consistent(arrays: dict[str, NDArray[Any]]) -> bool:
@@ -148,5 +158,4 @@ def load_or_build(
     if graph is None:
         graph = build_graph(pbf_path, speeds=table, progress=progress)
         save_graph(graph, file, key=key)
-    _ = graph.search_graph  # derived in ~0.1 s; done here so the first query does not pay for it
     return graph

@@ -140,6 +140,56 @@ def build_chains(
     }
 
 
+SEARCH_GRAPH_DTYPES: dict[str, type[np.generic]] = {
+    "chain_tail": np.int32,
+    "chain_head": np.int32,
+    "chain_time_s": np.float64,
+    "chain_length_m": np.float64,
+    "chain_indptr": np.int64,
+    "chain_edges": np.int32,
+    "edge_chain": np.int32,
+    "edge_offset_time_s": np.float64,
+    "edge_offset_length_m": np.float64,
+    "core_indptr": np.int32,
+    "core_indices": np.int32,
+    "core_chain": np.int32,
+    "core_time_s": np.float64,
+    "core_length_m": np.float64,
+    "core_rev_indptr": np.int32,
+    "core_rev_indices": np.int32,
+    "core_rev_chain": np.int32,
+    "core_rev_time_s": np.float64,
+    "core_rev_length_m": np.float64,
+}
+
+
+def consistent(arrays: dict[str, NDArray[np.generic]], node_count: int, edge_count: int) -> bool:
+    """Cheap checks that stored search-graph arrays fit a graph of this size (for the cache)."""
+    if set(arrays) != set(SEARCH_GRAPH_DTYPES):
+        return False
+    if any(arrays[name].dtype != dtype or arrays[name].ndim != 1 for name, dtype in SEARCH_GRAPH_DTYPES.items()):
+        return False
+    chains = arrays["chain_tail"].shape[0]
+    per_chain = ("chain_head", "chain_time_s", "chain_length_m", "core_indices", "core_chain", "core_rev_chain")
+    per_edge = ("chain_edges", "edge_chain", "edge_offset_time_s", "edge_offset_length_m")
+    if chains == 0 or any(arrays[name].shape[0] != chains for name in per_chain):
+        return False
+    if any(arrays[name].shape[0] != edge_count for name in per_edge):
+        return False
+    if arrays["chain_indptr"].shape[0] != chains + 1:
+        return False
+    if any(arrays[name].shape[0] != node_count + 1 for name in ("core_indptr", "core_rev_indptr")):
+        return False
+    ranges = (("chain_tail", node_count), ("chain_head", node_count), ("core_indices", node_count),
+              ("core_rev_indices", node_count), ("chain_edges", edge_count), ("edge_chain", chains),
+              ("core_chain", chains), ("core_rev_chain", chains))  # fmt: skip
+    return all(arrays[name].min() >= 0 and arrays[name].max() < bound for name, bound in ranges) and bool(
+        arrays["chain_indptr"][-1] == edge_count
+        and arrays["core_indptr"][-1] == chains
+        and arrays["core_rev_indptr"][-1] == chains
+    )
+
+
 class SearchGraph:
     """The contracted graph the searches run on, with the maps back to the original edges.
 
@@ -148,6 +198,7 @@ class SearchGraph:
     """
 
     def __init__(self, arrays: dict[str, NDArray[np.generic]]) -> None:
+        self.arrays = arrays
         self.chain_tail: I32 = arrays["chain_tail"]  # type: ignore[assignment]
         self.chain_head: I32 = arrays["chain_head"]  # type: ignore[assignment]
         self.chain_time_s: F64 = arrays["chain_time_s"]  # type: ignore[assignment]
