@@ -181,8 +181,6 @@ def test_isochrone_reach_matches_networkx(network: tuple[RoadGraph, nx.DiGraph])
 
 def test_one_way_streets_are_one_way(network: tuple[RoadGraph, nx.DiGraph]) -> None:
     graph, reference = network
-    if not graph.build_report.source.startswith("portland"):
-        pytest.skip("checked on downtown Portland's one-way grid")
     one_way = [
         e
         for e in np.flatnonzero(graph.reverse_edge < 0).tolist()
