@@ -12,18 +12,14 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sqlalchemy as sa
 from rich.console import Console
 
-from precinct.domains.incidents import catalogue
-from precinct.domains.orgs import service as orgs
-from precinct.platform import migrate
-from precinct.platform.config import Settings
-from precinct.platform.context import Ctx
-from precinct.platform.db import Database
+if TYPE_CHECKING:
+    from precinct.platform.config import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA = REPO_ROOT.parent / "shared" / "data"
@@ -37,7 +33,7 @@ BACKENDS = ("sqlite", "postgresql")
 
 
 def console() -> Console:
-    return Console(width=None if sys.stdout.isatty() else 140)
+    return Console(width=None if sys.stdout.isatty() else 160)
 
 
 def missing_data() -> list[Path]:
@@ -53,12 +49,21 @@ def parse_backends(text: str) -> list[str]:
 
 
 def settings_for(url: str) -> Settings:
+    from precinct.platform.config import Settings
+
     return Settings(database_url=url, _env_file=None)  # type: ignore[call-arg]
 
 
 def seed(url: str) -> None:
     """The schema, the default catalogue and the Portland police districts, as ``precinct db upgrade``,
     ``catalogue load`` and ``import grids … --repair`` would leave them."""
+    # Imported here, so that the load generator, which shares this module, starts without the application.
+    from precinct.domains.incidents import catalogue
+    from precinct.domains.orgs import service as orgs
+    from precinct.platform import migrate
+    from precinct.platform.context import Ctx
+    from precinct.platform.db import Database
+
     migrate.upgrade(url)
     db = Database(url)
     try:

@@ -54,8 +54,9 @@ TARGET_BACKEND = "postgresql"
 # An open-loop run passes when it served what was asked: all of it, on time; a 2% allowance covers the last
 # requests' own latency at the end of the window.
 RATE_ALLOWANCE = 0.98
-REQUEST_TIMEOUT_S = 10.0
-DRAIN_TIMEOUT_S = 30.0
+REQUEST_TIMEOUT_S = 5.0
+DRAIN_TIMEOUT_S = 2 * REQUEST_TIMEOUT_S
+STALL_ABORT_S = 3.0
 HEALTH_SECONDS = 3.0
 SEED = 20160801
 
@@ -146,6 +147,14 @@ class Calls:
     tag: str = field(default_factory=lambda: f"{os.getpid()}-{int(time.time())}")
 
     @classmethod
+    def read(cls, path: Path) -> Calls:
+        """The bodies ``write`` saved, one JSON document a line: the generator starts without reading shapefiles."""
+        return cls(path.read_bytes().splitlines())
+
+    def write(self, path: Path) -> None:
+        path.write_bytes(b"\n".join(self.bodies) + b"\n")
+
+    @classmethod
     def load(cls) -> Calls:
         from precinct.core.calls import read_call_points
         from precinct.domains.incidents.history import read_mapping
@@ -186,6 +195,7 @@ class Load:
         self.outcomes: list[Outcome] = []
         self.created: list[int] = []  # outcomes whose incident was made (201): what a replay may re-send
         self.originals = 0
+        self.unsent = 0  # requests an aborted open-loop run never sent
 
     def next_request(self, due: float) -> tuple[Outcome, str, str, bytes, dict[str, str]]:
         if self.calls is None:
@@ -218,16 +228,28 @@ class Load:
             outcome.error = type(error).__name__
         outcome.done = time.perf_counter()
 
-    async def open_loop(self, rate: float, seconds: float) -> tuple[float, float]:
-        """Send ``rate × seconds`` requests, the i-th due at ``start + i / rate`` whatever came back before."""
+    async def open_loop(self, rate: float, seconds: float, max_in_flight: int) -> tuple[float, float]:
+        """Send ``rate × seconds`` requests, the i-th due at ``start + i / rate`` whatever came back before.
+
+        A server that has stopped answering (``max_in_flight`` requests outstanding for ``STALL_ABORT_S``) ends
+        the run early; the requests never sent count as errors.
+        """
         n_requests = int(rate * seconds)
         start = time.perf_counter() + 0.05
-        tasks = set()
+        tasks: set[asyncio.Task[None]] = set()
+        saturated_since: float | None = None
         for i in range(n_requests):
             due = start + i / rate
             delay = due - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
+            if len(tasks) < max_in_flight:
+                saturated_since = None
+            elif saturated_since is None:
+                saturated_since = due
+            elif due - saturated_since > STALL_ABORT_S:
+                self.unsent = n_requests - i
+                break
             task = asyncio.create_task(self.send(due))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
@@ -258,10 +280,11 @@ class Load:
         )
         errors = Counter(o.error or f"HTTP {o.status}" for o in done if o not in ok)
         errors["unfinished"] = len(self.outcomes) - len(done)
+        errors["not sent: server stalled"] = self.unsent
         lateness = sorted(o.sent - o.due for o in done)
         elapsed_s = max(end - start, 1e-9)
         return {
-            "requests": len(self.outcomes),
+            "requests": len(self.outcomes) + self.unsent,
             "ok": len(ok),
             "errors": sum(errors.values()),
             "error_kinds": {k: v for k, v in errors.items() if v},
@@ -283,18 +306,20 @@ async def generate(args: argparse.Namespace) -> dict[str, Any]:
         uvloop.install()
     except ImportError:
         pass
-    calls = Calls.load() if args.target == "incidents" else None
+    calls = Calls.read(args.bodies) if args.target == "incidents" else None
     if args.client == "raw":
         client: RawClient | HttpxClient = RawClient("127.0.0.1", args.port, args.max_connections)
     else:
         client = HttpxClient(f"http://127.0.0.1:{args.port}", args.max_connections)
-    if args.warmup:  # not counted: the workers build their jurisdiction index on their first call
-        await Load(client, calls, args.replay_fraction, "warmup").closed_loop(8, args.warmup)
+    if args.warmup:  # not counted: each worker builds its jurisdiction index on its first call
+        warmup = Load(client, calls, args.replay_fraction, "warmup")
+        await warmup.closed_loop(1, 0.5)
+        await warmup.closed_loop(8, args.warmup)
     load = Load(client, calls, args.replay_fraction, args.mode)
     print("START", flush=True)
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     if args.mode == "open":
-        start, end = await load.open_loop(args.rate, args.seconds)
+        start, end = await load.open_loop(args.rate, args.seconds, args.max_connections)
     else:
         start, end = await load.closed_loop(args.concurrency, args.seconds)
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
@@ -358,10 +383,10 @@ class Server:
         if self.process.poll() is None:
             try:
                 os.killpg(self.process.pid, signal.SIGTERM)
-                self.process.wait(timeout=5)
+                self.process.wait(timeout=3)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=5)
+                self.process.wait(timeout=3)
             except ProcessLookupError:
                 pass
 
@@ -428,7 +453,7 @@ def run_configuration(backend: str, workers: int, url: str, args: argparse.Names
     server that would otherwise be served during the next phase."""
     rows = []
     timeout_s = max(args.seconds, args.closed_seconds) + DRAIN_TIMEOUT_S + 60
-    sent = ["--replay-fraction", str(args.replay_fraction), "--warmup", str(args.warmup)]
+    sent = ["--replay-fraction", str(args.replay_fraction), "--warmup", str(args.warmup), "--bodies", str(args.bodies)]
     phases: list[tuple[str, str, list[str]]] = [
         (
             "open",
@@ -448,7 +473,7 @@ def run_configuration(backend: str, workers: int, url: str, args: argparse.Names
                 for client in args.health_clients:
                     health = ["--target", "health", "--client", client, "--rate", str(args.rates[0]), "--warmup", "0"]
                     result = run_generator(server, [*health, "--seconds", str(HEALTH_SECONDS)], timeout_s)
-                    rows.append(Row(backend, workers, f"open: GET /health, {client}", f"{args.rates[0]:g}/s", result))
+                    rows.append(Row(backend, workers, f"open, GET /health ({client})", f"{args.rates[0]:g}/s", result))
             rows.append(Row(backend, workers, mode, target, run_generator(server, options, timeout_s)))
         finally:
             server.stop()
@@ -514,6 +539,8 @@ def conduct(args: argparse.Namespace) -> int:
     args.health_checked = False
     rows: list[Row] = []
     with fresh_databases() as databases, tempfile.TemporaryDirectory(prefix="precinct-bench-logs-") as logs:
+        args.bodies = Path(logs) / "bodies.jsonl"
+        Calls.load().write(args.bodies)
         for backend, workers in configurations:
             url = databases.fresh(backend)
             out.print(f"[dim]{backend}, {workers} worker(s): {describe_url(url)}[/dim]")
@@ -563,7 +590,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--health-clients", default="raw,httpx", help="clients to check against /health at the first rate (raw,httpx)"
     )
-    parser.add_argument("--warmup", type=float, default=2, help="uncounted closed-loop seconds before each phase")
+    parser.add_argument("--warmup", type=float, default=1, help="uncounted closed-loop seconds before each phase")
     parser.add_argument("--closed-seconds", type=float, default=5, help="closed-loop duration (default 5)")
     parser.add_argument("--backends", default="postgresql,sqlite", help="comma-separated: postgresql, sqlite")
     parser.add_argument("--pg-workers", default="1,2", help="uvicorn worker counts on PostgreSQL (default 1,2)")
@@ -575,6 +602,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=("open", "closed"), default="open", help=argparse.SUPPRESS)
     parser.add_argument("--rate", type=float, default=TARGET_RATE_PER_S, help=argparse.SUPPRESS)
     parser.add_argument("--max-connections", type=int, default=256, help=argparse.SUPPRESS)
+    parser.add_argument("--bodies", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.port is not None:
         print(json.dumps(asyncio.run(generate(args))), flush=True)
