@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-
-from precinct.domains.roads import service as roads
 from tests.api.builders import AT_SEA, DOWNTOWN, create_incident, create_unit
 from tests.conftest import PORTLAND_ROADS, need_data
+
+from precinct.domains.roads import service as roads
 
 POST = {"lon": DOWNTOWN[0], "lat": DOWNTOWN[1]}
 

@@ -24,9 +24,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def server(settings: Settings) -> Iterator[str]:
+@pytest.fixture(params=[40, 3], ids=["threads40", "threads3"])
+def server(settings: Settings, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A live server; with only three request threads, a request's commit must never wait for a free thread
+    (it did once: threads blocked on the number counter's row lock while the holder's commit queued behind them)."""
     port = _free_port()
+    settings = settings.model_copy(update={"worker_threads": request.param})
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     running = uvicorn.Server(config)
     thread = threading.Thread(target=running.run, daemon=True)

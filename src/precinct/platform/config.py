@@ -37,4 +37,5 @@ class Settings(BaseSettings):
         default=500.0, gt=0, le=10_000, description="Farthest a point may be from a road"
     )
     recommendation_limit_s: float = Field(default=3600.0, gt=0, le=86_400, description="Units farther are not offered")
+    worker_threads: int = Field(default=40, ge=1, le=1000, description="Threads serving requests in each worker")
     log_sql: bool = False

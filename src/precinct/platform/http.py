@@ -3,12 +3,14 @@ error body, and the error responses a route declares in its OpenAPI entry."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import functools
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, get_type_hints
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
 from precinct.platform.config import Settings
@@ -30,19 +32,67 @@ def app_state(request: Request) -> AppState:
     return state
 
 
-def _context(request: Request) -> Iterator[Ctx]:
-    """A context whose session commits when the route returns and rolls back if it raises.
+@dataclass
+class RequestCtx(Ctx):
+    """A request's context before its transaction opens: the route's own thread opens it (see ``PrecinctRouter``)."""
 
-    Writes (any method but GET and HEAD) take SQLite's write lock up front, so they never fail half-way.
-    """
+    db: Database | None = None
+    write: bool = False
+
+
+def _context(request: Request) -> Ctx:
     state = app_state(request)
     actor = (request.headers.get(ACTOR_HEADER) or "anonymous").strip()[:100] or "anonymous"
-    with state.db.transaction(write=request.method not in ("GET", "HEAD")) as session:
-        yield Ctx(session=session, settings=state.settings, actor=actor, clock=state.clock)
+    return RequestCtx(
+        session=None,  # type: ignore[arg-type]  # bound by the route wrapper, in the route's thread
+        settings=state.settings,
+        actor=actor,
+        clock=state.clock,
+        db=state.db,
+        write=request.method not in ("GET", "HEAD"),
+    )
 
 
-# scope="function": the transaction commits before the response is sent, so a failed commit is an error reply.
-CtxDep = Annotated[Ctx, Depends(_context, scope="function")]
+CtxDep = Annotated[Ctx, Depends(_context)]
+
+
+class PrecinctRouter(APIRouter):
+    """A router whose routes each run in one transaction, opened and committed in the route's own worker thread.
+
+    A dependency with ``yield`` would open the session in one threadpool thread and commit it in another; under
+    load every pool thread can then be waiting for a row lock held by a request whose commit is queued behind them,
+    and the server stalls. Here the commit needs no other thread: a failed commit is the request's error reply, and
+    the response is only built once the data is committed.
+    """
+
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().add_api_route(path, _in_transaction(endpoint), **kwargs)
+
+
+def _in_transaction(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    hints = get_type_hints(endpoint, include_extras=True)
+    names = [name for name, hint in hints.items() if hint is CtxDep]
+    if not names:
+        return endpoint
+    if inspect.iscoroutinefunction(endpoint):
+        raise TypeError(f"{endpoint.__name__}: a route that uses the database must be a plain def")
+    (name,) = names
+
+    @functools.wraps(endpoint)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        ctx: RequestCtx = kwargs[name]
+        assert ctx.db is not None
+        with ctx.db.transaction(write=ctx.write) as session:
+            ctx.session = session
+            return endpoint(*args, **kwargs)
+
+    # FastAPI reads the signature with its annotations resolved here, where the endpoint's module names are known.
+    signature = inspect.signature(endpoint)
+    run.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[p.replace(annotation=hints.get(p.name, p.annotation)) for p in signature.parameters.values()],
+        return_annotation=hints.get("return", signature.return_annotation),
+    )
+    return run
 
 
 class ErrorBody(BaseModel):

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
+import anyio.to_thread
 import swagger_ui_bundle
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from precinct.domains.analytics.router import router as analytics_router
 from precinct.domains.dispatch.router import router as dispatch_router
 from precinct.domains.incidents.router import router as incidents_router
+from precinct.domains.orgs import service as orgs
 from precinct.domains.orgs.router import router as orgs_router
 from precinct.domains.roads import service as roads
 from precinct.domains.units.router import router as units_router
@@ -83,13 +85,17 @@ def create_app(
 
 @asynccontextmanager
 async def _warm_up(app: FastAPI) -> AsyncIterator[None]:
-    """Load the active road graph before the first request, so the first recommendation is as fast as the rest."""
+    """Size the request thread pool, and build the jurisdiction index and load the road graph before the first
+    request, so that the first calls are as fast as the rest."""
     state: AppState = app.state.precinct
+    anyio.to_thread.current_default_thread_limiter().total_tokens = state.settings.worker_threads
     try:
         with state.db.transaction(write=False) as session:
-            roads.active_graph(Ctx(session=session, settings=state.settings, actor="startup", clock=state.clock))
+            ctx = Ctx(session=session, settings=state.settings, actor="startup", clock=state.clock)
+            orgs.warm_up(ctx)
+            roads.active_graph(ctx)
     except Exception as error:  # a server with no road network (or no schema yet) still starts
-        log.info("no road graph loaded at start-up: %s", error)
+        log.info("start-up warm-up incomplete: %s", error)
     yield
 
 

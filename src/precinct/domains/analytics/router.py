@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from precinct.domains.analytics import service
 from precinct.domains.analytics.schemas import KpiReport
-from precinct.platform.http import CtxDep, errors
+from precinct.platform.http import CtxDep, PrecinctRouter, errors
 from precinct.platform.schemas import SMALL_ID_MAX
 
-router = APIRouter(prefix="/api", tags=["analytics"])
+router = PrecinctRouter(prefix="/api", tags=["analytics"])
 
 
 @router.get(

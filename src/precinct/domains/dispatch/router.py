@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import shapely.geometry
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 
 from precinct.domains.dispatch import coverage, service
 from precinct.domains.dispatch.schemas import (
@@ -21,10 +21,10 @@ from precinct.domains.dispatch.schemas import (
 )
 from precinct.domains.incidents import service as incidents
 from precinct.domains.incidents.schemas import DispatchOut
-from precinct.platform.http import CtxDep, errors
+from precinct.platform.http import CtxDep, PrecinctRouter, errors
 from precinct.platform.schemas import SMALL_ID_MAX, BigIdPath
 
-router = APIRouter(prefix="/api", tags=["dispatch"])
+router = PrecinctRouter(prefix="/api", tags=["dispatch"])
 
 
 @router.get(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import Header, Query, Response, status
 
 from precinct.core.workflow import DispatchAction
 from precinct.domains.incidents import service
@@ -25,10 +25,10 @@ from precinct.domains.incidents.schemas import (
     IncidentTypeOut,
     MergeRequest,
 )
-from precinct.platform.http import CtxDep, errors
+from precinct.platform.http import CtxDep, PrecinctRouter, errors
 from precinct.platform.schemas import SMALL_ID_MAX, BigIdPath
 
-router = APIRouter(prefix="/api", tags=["incidents"])
+router = PrecinctRouter(prefix="/api", tags=["incidents"])
 
 IncidentState = Literal["received", "dispatched", "en_route", "on_scene", "cleared", "closed", "merged"]
 

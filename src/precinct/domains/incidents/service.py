@@ -38,6 +38,7 @@ from precinct.platform.errors import Conflict, IllegalTransition, InvalidInput, 
 from precinct.platform.events import emit
 
 UNASSIGNED_PREFIX = "X"
+MAX_DUPLICATES = 20  # a call-taker can weigh a handful; a crowd of reports at one place needs no longer list
 _M_PER_DEG_LAT = 111_320.0
 
 
@@ -198,7 +199,7 @@ def find_duplicates(ctx: Ctx, incident: Incident) -> list[ProbableDuplicate]:
         if meters <= radius_m:
             seconds = abs((other.called_at - incident.called_at).total_seconds())
             found.append(ProbableDuplicate(other, meters, seconds))
-    return sorted(found, key=lambda d: (d.distance_m, d.seconds_apart))
+    return sorted(found, key=lambda d: (d.distance_m, d.seconds_apart))[:MAX_DUPLICATES]
 
 
 # --- reading ---------------------------------------------------------------------------------------------------

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from precinct.domains.orgs import service
 from precinct.domains.orgs.schemas import FeatureCollection, GridOut, JurisdictionOut, OrgOut
-from precinct.platform.http import CtxDep, errors
+from precinct.platform.http import CtxDep, PrecinctRouter, errors
 from precinct.platform.schemas import SMALL_ID_MAX, SmallIdPath
 
-router = APIRouter(prefix="/api", tags=["orgs"])
+router = PrecinctRouter(prefix="/api", tags=["orgs"])
 
 
 @router.get("/orgs", response_model=list[OrgOut], summary="The organisation tree, as a flat list with parents")

@@ -304,17 +304,22 @@ class _JurisdictionIndex:
 
 
 _INDEXES: OrderedDict[tuple[str, int], _JurisdictionIndex] = OrderedDict()
-_INDEX_LOCK = threading.Lock()
+_INDEX_LOCK = threading.Lock()  # held while building, so only one thread builds
 
 
 def _index(ctx: Ctx) -> _JurisdictionIndex:
     repo = OrgRepository(ctx.session)
     key = (str(ctx.session.get_bind().engine.url), repo.revision())
+    # One thread builds while the others wait for its result, rather than every thread building its own.
     with _INDEX_LOCK:
         cached = _INDEXES.get(key)
         if cached is not None:
             _INDEXES.move_to_end(key)
             return cached
+        return _build_index(repo, key)
+
+
+def _build_index(repo: OrgRepository, key: tuple[str, int]) -> _JurisdictionIndex:
     grids = list(repo.grids(with_boundary=True))
     all_orgs = {o.id: o for o in repo.all()}
     # An org whose boundary is the union of grids below it adds nothing the grid index does not already answer.
@@ -335,11 +340,15 @@ def _index(ctx: Ctx) -> _JurisdictionIndex:
         orgs=PolygonIndex([shape(o.boundary) for o in orgs]) if orgs else None,
         org_ids=np.array([o.id for o in orgs], dtype=np.int64),
     )
-    with _INDEX_LOCK:
-        _INDEXES[key] = index
-        while len(_INDEXES) > 8:
-            _INDEXES.popitem(last=False)
+    _INDEXES[key] = index
+    while len(_INDEXES) > 8:
+        _INDEXES.popitem(last=False)
     return index
+
+
+def warm_up(ctx: Ctx) -> None:
+    """Build this process's jurisdiction index now rather than in the first request that needs it."""
+    _index(ctx)
 
 
 def locate(ctx: Ctx, lon: float, lat: float) -> Jurisdiction | None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 
 from precinct.domains.units import service
 from precinct.domains.units.schemas import Position, UnitCreate, UnitDuty, UnitOut
-from precinct.platform.http import CtxDep, errors
+from precinct.platform.http import CtxDep, PrecinctRouter, errors
 from precinct.platform.schemas import SMALL_ID_MAX, SmallIdPath
 
-router = APIRouter(prefix="/api/units", tags=["units"])
+router = PrecinctRouter(prefix="/api/units", tags=["units"])
 
 UnitStatus = Literal["available", "assigned", "en_route", "on_scene", "returning", "off_duty"]
 
