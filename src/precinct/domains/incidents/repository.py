@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Row, Select, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -113,6 +113,21 @@ class IncidentRepository:
     # idempotency
     def idempotency_key(self, key: str) -> IdempotencyKey | None:
         return self.session.get(IdempotencyKey, key)
+
+    def claim_key(self, key: str, request_hash: str, now: datetime) -> bool:
+        """Take an idempotency key in one statement; False when it is taken. A request holding the same key
+        uncommitted makes this wait until it ends, so a retry never runs beside the first attempt."""
+        insert = postgresql_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        claimed = self.session.execute(
+            insert(IdempotencyKey)
+            .values(key=key, request_hash=request_hash, created_at=now)
+            .on_conflict_do_nothing(index_elements=[IdempotencyKey.key])
+            .returning(IdempotencyKey.key)
+        ).scalar()
+        return claimed is not None
+
+    def bind_key(self, key: str, incident_id: int) -> None:
+        self.session.execute(update(IdempotencyKey).where(IdempotencyKey.key == key).values(incident_id=incident_id))
 
     # orders
     def dispatch_by_id(self, dispatch_id: int, *, for_update: bool = False) -> Dispatch | None:

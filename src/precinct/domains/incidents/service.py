@@ -12,8 +12,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
-
 from precinct.core.catalogue import category_of
 from precinct.core.geo import distance_m
 from precinct.core.workflow import (
@@ -28,7 +26,7 @@ from precinct.core.workflow import (
     incident_actions,
     incident_status_from_orders,
 )
-from precinct.domains.incidents.models import Dispatch, IdempotencyKey, Incident, IncidentEvent, IncidentType
+from precinct.domains.incidents.models import Dispatch, Incident, IncidentEvent, IncidentType
 from precinct.domains.incidents.repository import IncidentRepository
 from precinct.domains.incidents.schemas import FeedbackCreate, IncidentCreate
 from precinct.domains.orgs import service as orgs
@@ -65,13 +63,10 @@ def create_incident(ctx: Ctx, data: IncidentCreate, idempotency_key: str | None 
     With an idempotency key, a retry of the same request returns the incident the first one made; the same key
     with a different body is a ``Conflict``.
     """
-    claim = None
     if idempotency_key is not None:
         request_hash = _request_hash(data)
-        earlier = _replay(ctx, idempotency_key, request_hash)
-        if earlier is None:
-            claim, earlier = _claim(ctx, idempotency_key, request_hash)
-        if earlier is not None:
+        if not IncidentRepository(ctx.session).claim_key(idempotency_key, request_hash, ctx.now()):
+            earlier = _replay(ctx, idempotency_key, request_hash)
             return CreateResult(earlier, created=False, duplicates=find_duplicates(ctx, earlier))
 
     limit = ctx.settings.max_narrative_chars
@@ -92,7 +87,7 @@ def create_incident(ctx: Ctx, data: IncidentCreate, idempotency_key: str | None 
         raise InvalidInput(f"the time of call {called_at.isoformat()} is over a year ago; import history instead")
 
     place = orgs.locate(ctx, data.lon, data.lat) if data.lon is not None and data.lat is not None else None
-    prefix = orgs.get_org(ctx, place.org_id).code if place else UNASSIGNED_PREFIX
+    prefix = place.org_code if place else UNASSIGNED_PREFIX
     incident = Incident(
         number=_number(ctx, prefix, now),
         source=data.source,
@@ -125,8 +120,8 @@ def create_incident(ctx: Ctx, data: IncidentCreate, idempotency_key: str | None 
         unassigned=incident.unassigned,
         probable_duplicates=[d.incident.id for d in duplicates],
     )
-    if claim is not None:
-        claim.incident_id = incident.id
+    if idempotency_key is not None:
+        IncidentRepository(ctx.session).bind_key(idempotency_key, incident.id)
     emit(ctx, "incident.created", _summary(incident))
     return CreateResult(incident, created=True, duplicates=duplicates)
 
@@ -136,33 +131,17 @@ def _request_hash(data: IncidentCreate) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _replay(ctx: Ctx, key: str, request_hash: str) -> Incident | None:
+def _replay(ctx: Ctx, key: str, request_hash: str) -> Incident:
+    """The incident an earlier request with this key made; the key's claim waited for that request to commit."""
     earlier = IncidentRepository(ctx.session).idempotency_key(key)
-    if earlier is None:
-        return None
+    if earlier is None or earlier.incident_id is None:
+        raise Conflict(f"idempotency key {key!r} is in use by a request that failed; retry it")
     if earlier.request_hash != request_hash:
         raise Conflict(
             f"idempotency key {key!r} was used for a different request; use a new key for a new call",
             incident_id=earlier.incident_id,
         )
-    if earlier.incident_id is None:  # claimed earlier in this same transaction: nothing to replay yet
-        return None
     return get_incident(ctx, earlier.incident_id)
-
-
-def _claim(ctx: Ctx, key: str, request_hash: str) -> tuple[IdempotencyKey | None, Incident | None]:
-    """Take the key before doing any work. A concurrent request holding the same key makes this insert wait for
-    it to finish; then its incident is the answer, and this request writes nothing."""
-    claim = IdempotencyKey(key=key, request_hash=request_hash, created_at=ctx.now())
-    try:
-        with ctx.session.begin_nested():
-            ctx.session.add(claim)
-    except IntegrityError:
-        earlier = _replay(ctx, key, request_hash)
-        if earlier is None:
-            raise Conflict(f"idempotency key {key!r} is in use by a request that failed; retry it") from None
-        return None, earlier
-    return claim, None
 
 
 def _number(ctx: Ctx, prefix: str, taken_at: datetime) -> str:

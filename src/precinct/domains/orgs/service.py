@@ -289,6 +289,7 @@ def _union_boundaries(ctx: Ctx) -> None:
 @dataclass(frozen=True)
 class Jurisdiction:
     org_id: int
+    org_code: str
     grid_id: int | None
 
 
@@ -299,6 +300,7 @@ class _JurisdictionIndex:
     grids: PolygonIndex | None
     grid_ids: NDArray[np.int64]
     grid_orgs: NDArray[np.int64]
+    codes: dict[int, str]  # org id → code, for incident numbers without another query
     orgs: PolygonIndex | None
     org_ids: NDArray[np.int64]
 
@@ -337,6 +339,7 @@ def _build_index(repo: OrgRepository, key: tuple[str, int]) -> _JurisdictionInde
         grids=PolygonIndex([shape(g.boundary) for g in grids]) if grids else None,
         grid_ids=np.array([g.id for g in grids], dtype=np.int64),
         grid_orgs=np.array([g.org_id for g in grids], dtype=np.int64),
+        codes={o.id: o.code for o in all_orgs.values()},
         orgs=PolygonIndex([shape(o.boundary) for o in orgs]) if orgs else None,
         org_ids=np.array([o.id for o in orgs], dtype=np.int64),
     )
@@ -357,11 +360,13 @@ def locate(ctx: Ctx, lon: float, lat: float) -> Jurisdiction | None:
     if index.grids is not None:
         hit = index.grids.locate_one(lon, lat)
         if hit is not None:
-            return Jurisdiction(org_id=int(index.grid_orgs[hit]), grid_id=int(index.grid_ids[hit]))
+            org_id = int(index.grid_orgs[hit])
+            return Jurisdiction(org_id=org_id, org_code=index.codes[org_id], grid_id=int(index.grid_ids[hit]))
     if index.orgs is not None:
         hit = index.orgs.locate_one(lon, lat)
         if hit is not None:
-            return Jurisdiction(org_id=int(index.org_ids[hit]), grid_id=None)
+            org_id = int(index.org_ids[hit])
+            return Jurisdiction(org_id=org_id, org_code=index.codes[org_id], grid_id=None)
     return None
 
 
