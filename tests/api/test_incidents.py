@@ -163,6 +163,28 @@ def test_probable_duplicates_are_offered_and_can_be_merged(client: TestClient, c
     assert again.json()["details"]["current"] == "merged"
 
 
+def test_duplicates_are_the_nearest_within_the_radius_and_at_most_twenty(client: TestClient, clock: Clock) -> None:
+    metres_north = 1 / 111_195  # degrees of latitude per metre on the mean-radius sphere
+    inside = create_incident(client, lat=DOWNTOWN[1] + 290 * metres_north)["id"]
+    beyond = create_incident(client, lat=DOWNTOWN[1] + 320 * metres_north)["id"]  # beyond the 300 m radius
+    near = create_incident(client, lat=DOWNTOWN[1] + 100 * metres_north)["id"]
+    crowd = []
+    for _ in range(22):  # a crowd of reports from one place, a minute apart
+        clock.advance(60)
+        crowd.append(create_incident(client)["id"])
+    found = create_incident(client)["duplicates"]
+    assert len(found) == 20
+    # Nearest first; at the same place, the nearest in time first.
+    assert [d["incident_id"] for d in found] == crowd[::-1][:20]
+    assert {d["distance_m"] for d in found} == {0.0}
+
+    assert beyond not in {d["incident_id"] for d in found}
+
+    moved = create_incident(client, lat=DOWNTOWN[1] + 200 * metres_north)["duplicates"]
+    assert [d["incident_id"] for d in moved][:3] == [inside, near, beyond]
+    assert [round(d["distance_m"]) for d in moved][:4] == [90, 100, 120, 200]
+
+
 def test_merging_into_itself_or_a_missing_incident_is_refused(client: TestClient) -> None:
     incident = create_incident(client)
     assert (

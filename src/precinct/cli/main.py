@@ -250,7 +250,7 @@ def incidents_create(
             f"{'unassigned' if incident.unassigned else f'org {incident.org_id}'}"
         )
         for duplicate in result.duplicates:
-            console.print(f"  probable duplicate: {duplicate.incident.number} {duplicate.distance_m:.0f} m away")
+            console.print(f"  probable duplicate: {duplicate.number} {duplicate.distance_m:.0f} m away")
 
 
 @units_app.command("add")

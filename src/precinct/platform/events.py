@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, String
+from sqlalchemy import Index, String, insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from precinct.platform.context import Ctx
-from precinct.platform.db import Base, IdType, JSONType, UTCDateTime
+from precinct.platform.db import Base, IdType, JSONType, UTCDateTime, table_of
 
 
 class OutboxMessage(Base):
@@ -24,6 +24,10 @@ class OutboxMessage(Base):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
+_ADD = insert(table_of(OutboxMessage))
+
+
 def emit(ctx: Ctx, topic: str, payload: dict[str, Any]) -> None:
-    """Queue an event for publication once the current transaction commits."""
-    ctx.session.add(OutboxMessage(topic=topic, payload=payload, created_at=ctx.now()))
+    """Queue an event for publication once the current transaction commits (written at once, without the unit of
+    work: an outbox row is never read back in the transaction that writes it)."""
+    ctx.session.connection().execute(_ADD, {"topic": topic, "payload": payload, "created_at": ctx.now()})

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, func, select, update
+from sqlalchemy import Row, Select, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -19,6 +19,62 @@ from precinct.domains.incidents.models import (
     IncidentEvent,
     IncidentType,
 )
+from precinct.platform.db import table_of
+
+# The statements of taking a call, built once: building and keying a statement costs more Python time than sending
+# it, and a call-taker's request runs these on every call. Values go in as bound parameters.
+_DX = (Incident.lon - bindparam("lon")) * bindparam("m_per_deg_lon")
+_DY = (Incident.lat - bindparam("lat")) * bindparam("m_per_deg_lat")
+_SQUARED_M = _DX * _DX + _DY * _DY
+_NEAREST_SAME_CATEGORY = (
+    select(
+        Incident.id,
+        Incident.number,
+        Incident.status,
+        Incident.type_code,
+        Incident.lon,
+        Incident.lat,
+        Incident.called_at,
+    )
+    .where(
+        Incident.category_code == bindparam("category_code"),
+        Incident.called_at >= bindparam("called_from"),
+        Incident.called_at <= bindparam("called_to"),
+        Incident.lon.between(bindparam("lon_min"), bindparam("lon_max")),
+        Incident.lat.between(bindparam("lat_min"), bindparam("lat_max")),
+        bindparam("radius_squared") >= _SQUARED_M,
+        Incident.status != "merged",
+        Incident.id != bindparam("exclude_id"),
+    )
+    .order_by(_SQUARED_M, Incident.called_at.desc(), Incident.id)
+    .limit(bindparam("limit"))
+)
+_TYPE_BY_CODE = select(IncidentType).where(IncidentType.code == bindparam("code"))
+_BIND_KEY = (
+    update(table_of(IdempotencyKey))
+    .where(table_of(IdempotencyKey).c.key == bindparam("bound_key"))
+    .values(incident_id=bindparam("incident_id"))
+)
+_ADD_EVENT = insert(table_of(IncidentEvent))
+
+
+_NEXT_NUMBER = {
+    name: make(IncidentCounter)
+    .values(prefix=bindparam("prefix"), day=bindparam("day"), last_value=1)
+    .on_conflict_do_update(
+        index_elements=[IncidentCounter.prefix, IncidentCounter.day],
+        set_={"last_value": IncidentCounter.last_value + 1},
+    )
+    .returning(IncidentCounter.last_value)
+    for name, make in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
+_CLAIM_KEY = {
+    name: make(IdempotencyKey)
+    .values(key=bindparam("key"), request_hash=bindparam("request_hash"), created_at=bindparam("created_at"))
+    .on_conflict_do_nothing(index_elements=[IdempotencyKey.key])
+    .returning(IdempotencyKey.key)
+    for name, make in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
 
 
 class IncidentRepository:
@@ -63,27 +119,42 @@ class IncidentRepository:
             query = query.where(Incident.called_at < called_to)
         return query
 
-    def nearby_same_category(
+    def nearest_same_category(
         self,
         *,
         category_code: str,
         called_from: datetime,
         called_to: datetime,
-        lon_range: tuple[float, float],
-        lat_range: tuple[float, float],
+        lon: float,
+        lat: float,
+        m_per_deg_lon: float,
+        m_per_deg_lat: float,
+        radius_m: float,
         exclude_id: int,
-    ) -> Sequence[Incident]:
-        return self.session.scalars(
-            select(Incident).where(
-                Incident.category_code == category_code,
-                Incident.called_at >= called_from,
-                Incident.called_at <= called_to,
-                Incident.lon.between(*lon_range),
-                Incident.lat.between(*lat_range),
-                Incident.status != "merged",
-                Incident.id != exclude_id,
-            )
-        ).all()
+        limit: int,
+    ) -> Sequence[Row[int, str, str, str, float, float, datetime]]:
+        """Incidents (not merged) of a category called in a period, within ``radius_m`` of a point on a local flat
+        projection (metres per degree given), nearest first, at most ``limit``."""
+        dlon, dlat = radius_m / m_per_deg_lon, radius_m / m_per_deg_lat
+        return self.session.execute(
+            _NEAREST_SAME_CATEGORY,
+            {
+                "category_code": category_code,
+                "called_from": called_from,
+                "called_to": called_to,
+                "lon": lon,
+                "lat": lat,
+                "m_per_deg_lon": m_per_deg_lon,
+                "m_per_deg_lat": m_per_deg_lat,
+                "lon_min": lon - dlon,
+                "lon_max": lon + dlon,
+                "lat_min": lat - dlat,
+                "lat_max": lat + dlat,
+                "radius_squared": radius_m * radius_m,
+                "exclude_id": exclude_id,
+                "limit": limit,
+            },
+        ).all()  # type: ignore[return-value]
 
     def existing_refs(self, refs: Sequence[str]) -> set[str]:
         rows = self.session.scalars(select(Incident.external_ref).where(Incident.external_ref.in_(refs)))
@@ -92,17 +163,8 @@ class IncidentRepository:
     # numbering
     def next_number(self, prefix: str, day: date) -> int:
         """The next sequence number for a prefix and day, in one atomic upsert (safe under concurrent calls)."""
-        insert = postgresql_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        upsert = (
-            insert(IncidentCounter)
-            .values(prefix=prefix, day=day, last_value=1)
-            .on_conflict_do_update(
-                index_elements=[IncidentCounter.prefix, IncidentCounter.day],
-                set_={"last_value": IncidentCounter.last_value + 1},
-            )
-            .returning(IncidentCounter.last_value)
-        )
-        return int(self.session.execute(upsert).scalar_one())
+        upsert = _NEXT_NUMBER[self.session.get_bind().dialect.name]
+        return int(self.session.execute(upsert, {"prefix": prefix, "day": day}).scalar_one())
 
     def counters(self, keys: Sequence[tuple[str, date]]) -> dict[tuple[str, date], IncidentCounter]:
         prefixes = {p for p, _ in keys}
@@ -117,17 +179,12 @@ class IncidentRepository:
     def claim_key(self, key: str, request_hash: str, now: datetime) -> bool:
         """Take an idempotency key in one statement; False when it is taken. A request holding the same key
         uncommitted makes this wait until it ends, so a retry never runs beside the first attempt."""
-        insert = postgresql_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        claimed = self.session.execute(
-            insert(IdempotencyKey)
-            .values(key=key, request_hash=request_hash, created_at=now)
-            .on_conflict_do_nothing(index_elements=[IdempotencyKey.key])
-            .returning(IdempotencyKey.key)
-        ).scalar()
+        claim = _CLAIM_KEY[self.session.get_bind().dialect.name]
+        claimed = self.session.execute(claim, {"key": key, "request_hash": request_hash, "created_at": now}).scalar()
         return claimed is not None
 
     def bind_key(self, key: str, incident_id: int) -> None:
-        self.session.execute(update(IdempotencyKey).where(IdempotencyKey.key == key).values(incident_id=incident_id))
+        self.session.connection().execute(_BIND_KEY, {"bound_key": key, "incident_id": incident_id})
 
     # orders
     def dispatch_by_id(self, dispatch_id: int, *, for_update: bool = False) -> Dispatch | None:
@@ -159,6 +216,23 @@ class IncidentRepository:
         ).all()
 
     # timeline
+    def add_event(
+        self, *, incident_id: int, dispatch_id: int | None, kind: str, at: datetime, actor: str, data: dict[str, Any]
+    ) -> None:
+        """Append one event, at once and without the unit of work: events are never read back in the request that
+        writes them, nor changed after."""
+        self.session.connection().execute(
+            _ADD_EVENT,
+            {
+                "incident_id": incident_id,
+                "dispatch_id": dispatch_id,
+                "kind": kind,
+                "at": at,
+                "actor": actor,
+                "data": data,
+            },
+        )
+
     def events_of(self, incident_id: int) -> Sequence[IncidentEvent]:
         return self.session.scalars(
             select(IncidentEvent).where(IncidentEvent.incident_id == incident_id).order_by(IncidentEvent.id)
@@ -198,7 +272,7 @@ class IncidentRepository:
 
     # catalogue
     def type_by_code(self, code: str) -> IncidentType | None:
-        return self.session.get(IncidentType, code)
+        return self.session.scalar(_TYPE_BY_CODE, {"code": code})
 
     def types(self) -> Sequence[IncidentType]:
         return self.session.scalars(select(IncidentType).order_by(IncidentType.code)).all()

@@ -59,10 +59,10 @@ def dispatch_out(order: Dispatch) -> DispatchOut:
 def duplicates_out(found: list[service.ProbableDuplicate]) -> list[DuplicateOut]:
     return [
         DuplicateOut(
-            incident_id=d.incident.id,
-            number=d.incident.number,
-            status=d.incident.status,
-            type_code=d.incident.type_code,
+            incident_id=d.incident_id,
+            number=d.number,
+            status=d.status,
+            type_code=d.type_code,
             distance_m=round(d.distance_m, 1),
             seconds_apart=d.seconds_apart,
         )

@@ -42,7 +42,10 @@ _M_PER_DEG_LAT = 111_320.0
 
 @dataclass(frozen=True)
 class ProbableDuplicate:
-    incident: Incident
+    incident_id: int
+    number: str
+    status: str
+    type_code: str
     distance_m: float
     seconds_apart: float
 
@@ -118,7 +121,7 @@ def create_incident(ctx: Ctx, data: IncidentCreate, idempotency_key: str | None 
         priority=incident.priority,
         org_id=incident.org_id,
         unassigned=incident.unassigned,
-        probable_duplicates=[d.incident.id for d in duplicates],
+        probable_duplicates=[d.incident_id for d in duplicates],
     )
     if idempotency_key is not None:
         IncidentRepository(ctx.session).bind_key(idempotency_key, incident.id)
@@ -156,29 +159,40 @@ def format_number(prefix: str, day: str, sequence: int) -> str:
 
 
 def find_duplicates(ctx: Ctx, incident: Incident) -> list[ProbableDuplicate]:
-    """Incidents of the same category within the configured distance and time window, nearest first."""
+    """Incidents of the same category within the configured distance and time window, nearest first.
+
+    The database measures distance on a local flat projection (within a few kilometres it differs from the
+    great-circle distance by far less than a metre), keeps the nearest ``MAX_DUPLICATES`` and sends back only the
+    columns the list shows, so a busy place costs no more than a quiet one.
+    """
     if incident.lon is None or incident.lat is None:
         return []
     radius_m, window = ctx.settings.duplicate_radius_m, timedelta(seconds=ctx.settings.duplicate_window_s)
-    dlat = radius_m / _M_PER_DEG_LAT
-    dlon = radius_m / (_M_PER_DEG_LAT * max(math.cos(math.radians(incident.lat)), 1e-6))
-    candidates = IncidentRepository(ctx.session).nearby_same_category(
+    m_per_deg_lon = _M_PER_DEG_LAT * max(math.cos(math.radians(incident.lat)), 1e-6)
+    rows = IncidentRepository(ctx.session).nearest_same_category(
         category_code=incident.category_code,
         called_from=incident.called_at - window,
         called_to=incident.called_at + window,
-        lon_range=(incident.lon - dlon, incident.lon + dlon),
-        lat_range=(incident.lat - dlat, incident.lat + dlat),
+        lon=incident.lon,
+        lat=incident.lat,
+        m_per_deg_lon=m_per_deg_lon,
+        m_per_deg_lat=_M_PER_DEG_LAT,
+        radius_m=radius_m,
         exclude_id=incident.id,
+        limit=MAX_DUPLICATES,
     )
-    found = []
-    for other in candidates:
-        if other.lon is None or other.lat is None:  # the query matched on coordinates; this keeps mypy sure
-            continue
-        meters = float(distance_m(incident.lon, incident.lat, other.lon, other.lat))
-        if meters <= radius_m:
-            seconds = abs((other.called_at - incident.called_at).total_seconds())
-            found.append(ProbableDuplicate(other, meters, seconds))
-    return sorted(found, key=lambda d: (d.distance_m, d.seconds_apart))[:MAX_DUPLICATES]
+    found = [
+        ProbableDuplicate(
+            incident_id=row.id,
+            number=row.number,
+            status=row.status,
+            type_code=row.type_code,
+            distance_m=float(distance_m(incident.lon, incident.lat, row.lon, row.lat)),
+            seconds_apart=abs((row.called_at - incident.called_at).total_seconds()),
+        )
+        for row in rows
+    ]
+    return sorted(found, key=lambda d: (d.distance_m, d.seconds_apart))
 
 
 # --- reading ---------------------------------------------------------------------------------------------------
@@ -409,15 +423,13 @@ def _follow_orders(ctx: Ctx, incident: Incident) -> None:
 
 
 def _record(ctx: Ctx, incident: Incident, kind: str, order: Dispatch | None = None, **data: Any) -> None:
-    ctx.session.add(
-        IncidentEvent(
-            incident_id=incident.id,
-            dispatch_id=order.id if order else None,
-            kind=kind,
-            at=ctx.now(),
-            actor=ctx.actor,
-            data={k: v for k, v in data.items() if v is not None},
-        )
+    IncidentRepository(ctx.session).add_event(
+        incident_id=incident.id,
+        dispatch_id=order.id if order else None,
+        kind=kind,
+        at=ctx.now(),
+        actor=ctx.actor,
+        data={k: v for k, v in data.items() if v is not None},
     )
 
 
