@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Row, Select, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from precinct.domains.incidents.models import (
     Dispatch,
@@ -50,31 +50,30 @@ _NEAREST_SAME_CATEGORY = (
     .limit(bindparam("limit"))
 )
 _TYPE_BY_CODE = select(IncidentType).where(IncidentType.code == bindparam("code"))
-_BIND_KEY = (
-    update(table_of(IdempotencyKey))
-    .where(table_of(IdempotencyKey).c.key == bindparam("bound_key"))
-    .values(incident_id=bindparam("incident_id"))
-)
-_ADD_EVENT = insert(table_of(IncidentEvent))
 
 
+_COUNTERS, _KEYS = table_of(IncidentCounter), table_of(IdempotencyKey)
 _NEXT_NUMBER = {
-    name: make(IncidentCounter)
+    name: make(_COUNTERS)
     .values(prefix=bindparam("prefix"), day=bindparam("day"), last_value=1)
     .on_conflict_do_update(
-        index_elements=[IncidentCounter.prefix, IncidentCounter.day],
-        set_={"last_value": IncidentCounter.last_value + 1},
+        index_elements=[_COUNTERS.c.prefix, _COUNTERS.c.day], set_={"last_value": _COUNTERS.c.last_value + 1}
     )
-    .returning(IncidentCounter.last_value)
+    .returning(_COUNTERS.c.last_value)
     for name, make in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
 }
 _CLAIM_KEY = {
-    name: make(IdempotencyKey)
+    name: make(_KEYS)
     .values(key=bindparam("key"), request_hash=bindparam("request_hash"), created_at=bindparam("created_at"))
-    .on_conflict_do_nothing(index_elements=[IdempotencyKey.key])
-    .returning(IdempotencyKey.key)
+    .on_conflict_do_nothing(index_elements=[_KEYS.c.key])
+    .returning(_KEYS.c.key)
     for name, make in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
 }
+_BIND_KEY = update(_KEYS).where(_KEYS.c.key == bindparam("bound_key")).values(incident_id=bindparam("incident_id"))
+_ADD_EVENT = insert(table_of(IncidentEvent))
+_INCIDENTS = table_of(Incident)
+_INSERT_INCIDENT = insert(_INCIDENTS).returning(_INCIDENTS.c.id)
+_INCIDENT_FIELDS = [c.name for c in _INCIDENTS.columns if c.name != "id"]
 
 
 class IncidentRepository:
@@ -82,6 +81,14 @@ class IncidentRepository:
         self.session = session
 
     # incidents
+    def add_new(self, incident: Incident) -> None:
+        """Insert a new incident in one statement rather than through a flush of the unit of work, and attach it
+        to the session as a persistent object, so that later changes to it are flushed as usual."""
+        values = {name: getattr(incident, name) for name in _INCIDENT_FIELDS}
+        incident.id = self.session.connection().execute(_INSERT_INCIDENT, values).scalar_one()
+        make_transient_to_detached(incident)
+        self.session.add(incident)
+
     def by_id(self, incident_id: int, *, for_update: bool = False) -> Incident | None:
         query = select(Incident).where(Incident.id == incident_id)
         return self.session.scalar(query.with_for_update() if for_update else query)
@@ -136,7 +143,7 @@ class IncidentRepository:
         """Incidents (not merged) of a category called in a period, within ``radius_m`` of a point on a local flat
         projection (metres per degree given), nearest first, at most ``limit``."""
         dlon, dlat = radius_m / m_per_deg_lon, radius_m / m_per_deg_lat
-        return self.session.execute(
+        rows = self.session.connection().execute(
             _NEAREST_SAME_CATEGORY,
             {
                 "category_code": category_code,
@@ -154,7 +161,8 @@ class IncidentRepository:
                 "exclude_id": exclude_id,
                 "limit": limit,
             },
-        ).all()  # type: ignore[return-value]
+        )
+        return rows.all()  # type: ignore[return-value]  # the distance condition leaves no row without a point
 
     def existing_refs(self, refs: Sequence[str]) -> set[str]:
         rows = self.session.scalars(select(Incident.external_ref).where(Incident.external_ref.in_(refs)))
@@ -163,8 +171,9 @@ class IncidentRepository:
     # numbering
     def next_number(self, prefix: str, day: date) -> int:
         """The next sequence number for a prefix and day, in one atomic upsert (safe under concurrent calls)."""
-        upsert = _NEXT_NUMBER[self.session.get_bind().dialect.name]
-        return int(self.session.execute(upsert, {"prefix": prefix, "day": day}).scalar_one())
+        connection = self.session.connection()
+        upsert = _NEXT_NUMBER[connection.dialect.name]
+        return int(connection.execute(upsert, {"prefix": prefix, "day": day}).scalar_one())
 
     def counters(self, keys: Sequence[tuple[str, date]]) -> dict[tuple[str, date], IncidentCounter]:
         prefixes = {p for p, _ in keys}
@@ -179,8 +188,9 @@ class IncidentRepository:
     def claim_key(self, key: str, request_hash: str, now: datetime) -> bool:
         """Take an idempotency key in one statement; False when it is taken. A request holding the same key
         uncommitted makes this wait until it ends, so a retry never runs beside the first attempt."""
-        claim = _CLAIM_KEY[self.session.get_bind().dialect.name]
-        claimed = self.session.execute(claim, {"key": key, "request_hash": request_hash, "created_at": now}).scalar()
+        connection = self.session.connection()
+        claim = _CLAIM_KEY[connection.dialect.name]
+        claimed = connection.execute(claim, {"key": key, "request_hash": request_hash, "created_at": now}).scalar()
         return claimed is not None
 
     def bind_key(self, key: str, incident_id: int) -> None:

@@ -110,8 +110,7 @@ def create_incident(ctx: Ctx, data: IncidentCreate, idempotency_key: str | None 
         grid_id=place.grid_id if place else None,
         created_by=ctx.actor,
     )
-    ctx.session.add(incident)
-    ctx.session.flush()
+    IncidentRepository(ctx.session).add_new(incident)
     duplicates = find_duplicates(ctx, incident)
     _record(
         ctx,
@@ -181,16 +180,19 @@ def find_duplicates(ctx: Ctx, incident: Incident) -> list[ProbableDuplicate]:
         exclude_id=incident.id,
         limit=MAX_DUPLICATES,
     )
+    if not rows:
+        return []
+    metres = distance_m(incident.lon, incident.lat, [r.lon for r in rows], [r.lat for r in rows])
     found = [
         ProbableDuplicate(
             incident_id=row.id,
             number=row.number,
             status=row.status,
             type_code=row.type_code,
-            distance_m=float(distance_m(incident.lon, incident.lat, row.lon, row.lat)),
+            distance_m=float(d),
             seconds_apart=abs((row.called_at - incident.called_at).total_seconds()),
         )
-        for row in rows
+        for row, d in zip(rows, metres, strict=True)
     ]
     return sorted(found, key=lambda d: (d.distance_m, d.seconds_apart))
 
