@@ -37,5 +37,8 @@ class Settings(BaseSettings):
         default=500.0, gt=0, le=10_000, description="Farthest a point may be from a road"
     )
     recommendation_limit_s: float = Field(default=3600.0, gt=0, le=86_400, description="Units farther are not offered")
+    reference_check_s: float = Field(
+        default=1.0, ge=0, le=60, description="How stale a process's copy of the catalogue and boundaries may be"
+    )
     worker_threads: int = Field(default=40, ge=1, le=1000, description="Threads serving requests in each worker")
     log_sql: bool = False

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from precinct.core.catalogue import CatalogueError, parse_catalogue
 from precinct.domains.incidents.models import Incident, IncidentType
+from precinct.platform import reference
 from precinct.platform.context import Ctx
 from precinct.platform.errors import Conflict, InvalidInput
 
@@ -50,4 +51,5 @@ def load_catalogue(ctx: Ctx, path: Path | None = None) -> int:
     for code in sorted(set(existing) - wanted, key=lambda c: existing[c].level, reverse=True):
         session.delete(existing[code])
         session.flush()  # one at a time, so that children go before their parents
+    reference.bump(ctx, reference.CATALOGUE)
     return len(entries)

@@ -49,7 +49,6 @@ _NEAREST_SAME_CATEGORY = (
     .order_by(_SQUARED_M, Incident.called_at.desc(), Incident.id)
     .limit(bindparam("limit"))
 )
-_TYPE_BY_CODE = select(IncidentType).where(IncidentType.code == bindparam("code"))
 
 
 _COUNTERS, _KEYS = table_of(IncidentCounter), table_of(IdempotencyKey)
@@ -281,8 +280,5 @@ class IncidentRepository:
         return self.session.execute(query).all()
 
     # catalogue
-    def type_by_code(self, code: str) -> IncidentType | None:
-        return self.session.scalar(_TYPE_BY_CODE, {"code": code})
-
     def types(self) -> Sequence[IncidentType]:
         return self.session.scalars(select(IncidentType).order_by(IncidentType.code)).all()

@@ -26,11 +26,12 @@ from precinct.core.workflow import (
     incident_actions,
     incident_status_from_orders,
 )
-from precinct.domains.incidents.models import Dispatch, Incident, IncidentEvent, IncidentType
+from precinct.domains.incidents.models import Dispatch, Incident, IncidentEvent
 from precinct.domains.incidents.repository import IncidentRepository
 from precinct.domains.incidents.schemas import FeedbackCreate, IncidentCreate
 from precinct.domains.orgs import service as orgs
 from precinct.domains.units import service as units
+from precinct.platform import reference
 from precinct.platform.context import Ctx
 from precinct.platform.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 from precinct.platform.events import emit
@@ -460,15 +461,50 @@ def _order_summary(order: Dispatch) -> dict[str, Any]:
 # --- catalogue -------------------------------------------------------------------------------------------------
 
 
-def get_type(ctx: Ctx, code: str) -> IncidentType:
-    incident_type = IncidentRepository(ctx.session).type_by_code(code)
+@dataclass(frozen=True)
+class CatalogueEntry:
+    """One incident type as the service reads it: a plain value, shared by every request of the process."""
+
+    code: str
+    parent_code: str | None
+    level: int
+    name_zh: str
+    name_en: str
+    priority: int | None
+    response_target_s: int | None
+
+
+_CATALOGUES: reference.ReferenceCache[dict[str, CatalogueEntry]] = reference.ReferenceCache(reference.CATALOGUE)
+
+
+def _catalogue(ctx: Ctx) -> dict[str, CatalogueEntry]:
+    def build() -> dict[str, CatalogueEntry]:
+        return {
+            t.code: CatalogueEntry(
+                code=t.code,
+                parent_code=t.parent_code,
+                level=t.level,
+                name_zh=t.name_zh,
+                name_en=t.name_en,
+                priority=t.priority,
+                response_target_s=t.response_target_s,
+            )
+            for t in IncidentRepository(ctx.session).types()
+        }
+
+    return _CATALOGUES.get(ctx, build)
+
+
+def get_type(ctx: Ctx, code: str) -> CatalogueEntry:
+    incident_type = _catalogue(ctx).get(code)
     if incident_type is None:
         raise InvalidInput(f"incident type {code!r} is not in the catalogue; see GET /api/incident-types")
     return incident_type
 
 
-def list_types(ctx: Ctx) -> Sequence[IncidentType]:
-    return IncidentRepository(ctx.session).types()
+def list_types(ctx: Ctx) -> list[CatalogueEntry]:
+    """The whole catalogue, in code order."""
+    return list(_catalogue(ctx).values())
 
 
 # --- figures for analytics -------------------------------------------------------------------------------------

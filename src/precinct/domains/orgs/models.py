@@ -50,13 +50,3 @@ class Grid(Base):
     area_m2: Mapped[float] = mapped_column(Float)
     properties: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class JurisdictionRevision(Base):
-    """One row whose number changes whenever a boundary does, so every worker knows to rebuild its index."""
-
-    __tablename__ = "jurisdiction_revision"
-    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    revision: Mapped[int] = mapped_column(Integer)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
 
-from precinct.domains.orgs.models import Grid, JurisdictionRevision, Org
+from precinct.domains.orgs.models import Grid, Org
 
 
 class OrgRepository:
@@ -42,12 +42,3 @@ class OrgRepository:
 
     def grid_by_id(self, grid_id: int) -> Grid | None:
         return self.session.get(Grid, grid_id)
-
-    def revision(self) -> int:
-        return self.session.scalar(select(JurisdictionRevision.revision)) or 0
-
-    def bump_revision(self) -> None:
-        bumped = self.session.execute(update(JurisdictionRevision).values(revision=JurisdictionRevision.revision + 1))
-        if bumped.rowcount == 0:  # type: ignore[attr-defined]
-            self.session.add(JurisdictionRevision(id=1, revision=1))
-        self.session.flush()

@@ -3,8 +3,6 @@ grid a point falls in."""
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,6 +26,7 @@ from precinct.core.geo import (
 )
 from precinct.domains.orgs.models import ORG_LEVELS, Grid, Org
 from precinct.domains.orgs.repository import OrgRepository
+from precinct.platform import reference
 from precinct.platform.context import Ctx
 from precinct.platform.errors import Conflict, InvalidInput, NotFound
 
@@ -74,8 +73,7 @@ def create_org(
     _set_boundary(org, boundary)
     ctx.session.add(org)
     ctx.session.flush()
-    if boundary is not None:
-        repo.bump_revision()
+    reference.bump(ctx, reference.JURISDICTIONS)  # the index also maps org ids to the codes in incident numbers
     return org
 
 
@@ -229,7 +227,7 @@ def import_grids(ctx: Ctx, path: str | Path, options: GridImportOptions) -> Grid
         grid.updated_at = ctx.now()
     ctx.session.flush()
     _union_boundaries(ctx)
-    repo.bump_revision()
+    reference.bump(ctx, reference.JURISDICTIONS)
     return report
 
 
@@ -305,23 +303,14 @@ class _JurisdictionIndex:
     org_ids: NDArray[np.int64]
 
 
-_INDEXES: OrderedDict[tuple[str, int], _JurisdictionIndex] = OrderedDict()
-_INDEX_LOCK = threading.Lock()  # held while building, so only one thread builds
+_INDEXES: reference.ReferenceCache[_JurisdictionIndex] = reference.ReferenceCache(reference.JURISDICTIONS)
 
 
 def _index(ctx: Ctx) -> _JurisdictionIndex:
-    repo = OrgRepository(ctx.session)
-    key = (str(ctx.session.get_bind().engine.url), repo.revision())
-    # One thread builds while the others wait for its result, rather than every thread building its own.
-    with _INDEX_LOCK:
-        cached = _INDEXES.get(key)
-        if cached is not None:
-            _INDEXES.move_to_end(key)
-            return cached
-        return _build_index(repo, key)
+    return _INDEXES.get(ctx, lambda: _build_index(OrgRepository(ctx.session)))
 
 
-def _build_index(repo: OrgRepository, key: tuple[str, int]) -> _JurisdictionIndex:
+def _build_index(repo: OrgRepository) -> _JurisdictionIndex:
     grids = list(repo.grids(with_boundary=True))
     all_orgs = {o.id: o for o in repo.all()}
     # An org whose boundary is the union of grids below it adds nothing the grid index does not already answer.
@@ -335,7 +324,7 @@ def _build_index(repo: OrgRepository, key: tuple[str, int]) -> _JurisdictionInde
         (o for o in all_orgs.values() if o.id not in covered_by_grids and o.boundary is not None),
         key=lambda o: -ORG_LEVELS.index(o.level),
     )
-    index = _JurisdictionIndex(
+    return _JurisdictionIndex(
         grids=PolygonIndex([shape(g.boundary) for g in grids]) if grids else None,
         grid_ids=np.array([g.id for g in grids], dtype=np.int64),
         grid_orgs=np.array([g.org_id for g in grids], dtype=np.int64),
@@ -343,10 +332,6 @@ def _build_index(repo: OrgRepository, key: tuple[str, int]) -> _JurisdictionInde
         orgs=PolygonIndex([shape(o.boundary) for o in orgs]) if orgs else None,
         org_ids=np.array([o.id for o in orgs], dtype=np.int64),
     )
-    _INDEXES[key] = index
-    while len(_INDEXES) > 8:
-        _INDEXES.popitem(last=False)
-    return index
 
 
 def warm_up(ctx: Ctx) -> None:
