@@ -91,9 +91,7 @@ def create_incident(ctx: Ctx, data: IncidentCreate, idempotency_key: str | None 
         raise InvalidInput(f"the time of call {called_at.isoformat()} is over a year ago; import history instead")
 
     place = orgs.locate(ctx, data.lon, data.lat) if data.lon is not None and data.lat is not None else None
-    prefix = place.org_code if place else UNASSIGNED_PREFIX
     incident = Incident(
-        number=_number(ctx, prefix, now),
         source=data.source,
         status=IncidentStatus.RECEIVED,
         type_code=incident_type.code,
@@ -111,8 +109,11 @@ def create_incident(ctx: Ctx, data: IncidentCreate, idempotency_key: str | None 
         grid_id=place.grid_id if place else None,
         created_by=ctx.actor,
     )
-    IncidentRepository(ctx.session).add_new(incident)
     duplicates = find_duplicates(ctx, incident)
+    # Numbered last: the day's counter row stays locked until this transaction commits, and every call to the same
+    # station waits for it, so as little as possible happens between taking the number and committing.
+    incident.number = _number(ctx, place.org_code if place else UNASSIGNED_PREFIX, now)
+    IncidentRepository(ctx.session).add_new(incident)
     _record(
         ctx,
         incident,
@@ -178,7 +179,7 @@ def find_duplicates(ctx: Ctx, incident: Incident) -> list[ProbableDuplicate]:
         m_per_deg_lon=m_per_deg_lon,
         m_per_deg_lat=_M_PER_DEG_LAT,
         radius_m=radius_m,
-        exclude_id=incident.id,
+        exclude_id=incident.id or 0,  # ids start at 1: a call being taken has none yet
         limit=MAX_DUPLICATES,
     )
     if not rows:
