@@ -3,8 +3,9 @@ for SQLite (WAL) or PostgreSQL, and the one place that commits (``Database.trans
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+SQLITE_BUSY_TIMEOUT_S = 30  # how long a writer waits for its turn before giving up
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -65,7 +68,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30, "isolation_level": None}
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S, "isolation_level": None},
         )
         _configure_sqlite(engine)
         return engine
@@ -81,7 +86,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -98,21 +103,38 @@ class Database:
         self.engine = make_engine(url, echo=echo)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.backend = self.engine.dialect.name
+        # SQLite lets one writer in at a time, and a writer that finds the lock taken sleeps in steps of up to
+        # 100 ms before it looks again. The threads of one process queue here instead, and each is let in the
+        # moment the one before it commits; other processes still meet SQLite's own lock.
+        self._sqlite_writer = threading.Lock() if self.backend == "sqlite" else None
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Session]:
         """A session whose work is committed when the block ends, and rolled back if it raises."""
-        session = self.sessions()
-        if write:
-            session.connection(execution_options={"write": True})
+        with self._writer_turn() if write else nullcontext():
+            session = self.sessions()
+            if write:
+                session.connection(execution_options={"write": True})
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
+
+    @contextmanager
+    def _writer_turn(self) -> Iterator[None]:
+        if self._sqlite_writer is None:
+            yield
+            return
+        if not self._sqlite_writer.acquire(timeout=SQLITE_BUSY_TIMEOUT_S):
+            raise TimeoutError(f"no turn to write to the database within {SQLITE_BUSY_TIMEOUT_S} s")
         try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+            yield
         finally:
-            session.close()
+            self._sqlite_writer.release()
 
     def dispose(self) -> None:
         self.engine.dispose()
