@@ -9,6 +9,7 @@ from tests.api.builders import AT_SEA, DOWNTOWN, create_incident, create_unit
 from tests.conftest import PORTLAND_ROADS, need_data
 
 from precinct.domains.roads import service as roads
+from precinct.platform.db import Database
 
 POST = {"lon": DOWNTOWN[0], "lat": DOWNTOWN[1]}
 
@@ -42,6 +43,13 @@ def test_a_post_covers_more_the_longer_the_time(client: TestClient, with_roads: 
     )
     assert roads_in_station <= one * 1.001
     assert near["id"] != far["id"]
+
+
+def test_coverage_runs_beside_a_writing_transaction(client: TestClient, db: Database, with_roads: None) -> None:
+    # Coverage only reads: it must not wait for a writer's turn (on SQLite, for the one write lock).
+    with db.transaction():
+        response = client.post("/api/coverage", json={"posts": [POST], "thresholds_s": [60]})
+    assert response.status_code == 200, response.text
 
 
 def test_coverage_from_the_units_where_they_stand(client: TestClient, with_roads: None) -> None:

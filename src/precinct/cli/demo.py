@@ -47,7 +47,7 @@ def build(settings: Settings, data_dir: Path, console: Console) -> DemoSummary:
         if not needed.is_file():
             raise SystemExit(f"demo data not found: {needed} (give --data PATH to the shared data folder)")
     migrate.upgrade(settings.database_url)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, writers=settings.db_writers)
     try:
         with db.transaction() as session:
             ctx = Ctx(session=session, settings=settings, actor="demo")

@@ -58,7 +58,7 @@ def actor() -> str:
 def context(settings: Settings | None = None) -> Iterator[Ctx]:
     """One transaction for one command, with a readable error and exit code 1 for any domain error."""
     settings = settings or Settings()
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, writers=settings.db_writers)
     try:
         with db.transaction() as session:
             yield Ctx(session=session, settings=settings, actor=actor())
@@ -183,7 +183,7 @@ def import_calls(
 ) -> None:
     """Load historical calls as closed incidents; resumable, and a second run adds nothing."""
     settings = Settings()
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, writers=settings.db_writers)
     try:
         with _progress() as progress:
             task = progress.add_task("importing calls", total=None)

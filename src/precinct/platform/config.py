@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from precinct.platform.db import DEFAULT_WRITERS
+
 ClockStart = Literal["call", "taken", "ordered"]
 
 
@@ -39,6 +41,9 @@ class Settings(BaseSettings):
     recommendation_limit_s: float = Field(default=3600.0, gt=0, le=86_400, description="Units farther are not offered")
     reference_check_s: float = Field(
         default=1.0, ge=0, le=60, description="How stale a process's copy of the catalogue and boundaries may be"
+    )
+    db_writers: int = Field(
+        default=DEFAULT_WRITERS, ge=1, le=100, description="Writing transactions at once per process on PostgreSQL"
     )
     worker_threads: int = Field(default=40, ge=1, le=1000, description="Threads serving requests in each worker")
     log_sql: bool = False

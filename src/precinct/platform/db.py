@@ -16,7 +16,9 @@ from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-SQLITE_BUSY_TIMEOUT_S = 30  # how long a writer waits for its turn before giving up
+SQLITE_BUSY_TIMEOUT_S = 30  # how long a writer waits for SQLite's lock (held by another process) before giving up
+WRITER_TURN_TIMEOUT_S = 30  # how long a writer waits for its turn in this process
+DEFAULT_WRITERS = 2  # writing transactions at once per process on PostgreSQL (see ``Database``)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -98,15 +100,17 @@ def _configure_sqlite(engine: Engine) -> None:
 class Database:
     """An engine and its session factory. Sessions never commit on their own: ``transaction`` does, once."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, writers: int = DEFAULT_WRITERS) -> None:
         self.url = url
         self.engine = make_engine(url, echo=echo)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.backend = self.engine.dialect.name
-        # SQLite lets one writer in at a time, and a writer that finds the lock taken sleeps in steps of up to
-        # 100 ms before it looks again. The threads of one process queue here instead, and each is let in the
-        # moment the one before it commits; other processes still meet SQLite's own lock.
-        self._sqlite_writer = threading.Lock() if self.backend == "sqlite" else None
+        # Writing transactions of one process take turns here, each let in the moment another ends. SQLite lets
+        # one writer in at a time, and a writer that finds its lock taken sleeps in steps of up to 100 ms before
+        # it looks again. On PostgreSQL, more writers than cores only lengthen each transaction: they contend for
+        # the interpreter's lock while holding row locks (the day's incident counter) that other calls wait for.
+        # Other processes still meet the database's own locks.
+        self._writers = threading.BoundedSemaphore(1 if self.backend == "sqlite" else writers)
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Session]:
@@ -126,15 +130,12 @@ class Database:
 
     @contextmanager
     def _writer_turn(self) -> Iterator[None]:
-        if self._sqlite_writer is None:
-            yield
-            return
-        if not self._sqlite_writer.acquire(timeout=SQLITE_BUSY_TIMEOUT_S):
-            raise TimeoutError(f"no turn to write to the database within {SQLITE_BUSY_TIMEOUT_S} s")
+        if not self._writers.acquire(timeout=WRITER_TURN_TIMEOUT_S):
+            raise TimeoutError(f"no turn to write to the database within {WRITER_TURN_TIMEOUT_S} s")
         try:
             yield
         finally:
-            self._sqlite_writer.release()
+            self._writers.release()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -8,7 +8,7 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, get_type_hints
+from typing import Annotated, Any, TypeVar, get_type_hints
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
@@ -18,6 +18,8 @@ from precinct.platform.context import Ctx
 from precinct.platform.db import Database
 
 ACTOR_HEADER = "X-Actor"
+_READ_ONLY = "__precinct_read_only__"
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass
@@ -69,7 +71,15 @@ class PrecinctRouter(APIRouter):
         super().add_api_route(path, _in_transaction(endpoint), **kwargs)
 
 
+def read_only(endpoint: F) -> F:
+    """Mark a route that changes nothing though its method is not GET (a query that needs a body): it runs in a
+    read transaction, so a long computation does not hold a writer's turn (or SQLite's write lock)."""
+    setattr(endpoint, _READ_ONLY, True)
+    return endpoint
+
+
 def _in_transaction(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    writes = not getattr(endpoint, _READ_ONLY, False)
     hints = get_type_hints(endpoint, include_extras=True)
     names = [name for name, hint in hints.items() if hint is CtxDep]
     if not names:
@@ -82,7 +92,7 @@ def _in_transaction(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     def run(*args: Any, **kwargs: Any) -> Any:
         ctx: RequestCtx = kwargs[name]
         assert ctx.db is not None
-        with ctx.db.transaction(write=ctx.write) as session:
+        with ctx.db.transaction(write=ctx.write and writes) as session:
             ctx.session = session
             return endpoint(*args, **kwargs)
 

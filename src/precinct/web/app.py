@@ -43,7 +43,7 @@ def create_app(
     clock: Callable[[], datetime] = system_clock,
 ) -> FastAPI:
     settings = settings or Settings()
-    db = db or Database(settings.database_url, echo=settings.log_sql)
+    db = db or Database(settings.database_url, echo=settings.log_sql, writers=settings.db_writers)
     app = FastAPI(
         lifespan=_warm_up,
         title="precinct",

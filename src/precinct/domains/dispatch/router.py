@@ -21,7 +21,7 @@ from precinct.domains.dispatch.schemas import (
 )
 from precinct.domains.incidents import service as incidents
 from precinct.domains.incidents.schemas import DispatchOut
-from precinct.platform.http import CtxDep, PrecinctRouter, errors
+from precinct.platform.http import CtxDep, PrecinctRouter, errors, read_only
 from precinct.platform.schemas import SMALL_ID_MAX, BigIdPath
 
 router = PrecinctRouter(prefix="/api", tags=["dispatch"])
@@ -104,6 +104,7 @@ def route(ctx: CtxDep, incident_id: BigIdPath, unit_id: Annotated[int, Query(ge=
     responses=errors(404, 409, 422),
     summary="1-3-5-minute coverage (巡逻防控圈) of posts or units, with each station's covered share",
 )
+@read_only
 def coverage_of(ctx: CtxDep, body: CoverageRequest) -> CoverageOut:
     posts = [(p.lon, p.lat) for p in body.posts] if body.posts is not None else None
     found = coverage.coverage(ctx, org_id=body.org_id, posts=posts, thresholds_s=body.thresholds_s)
