@@ -45,5 +45,12 @@ class Settings(BaseSettings):
     db_writers: int = Field(
         default=DEFAULT_WRITERS, ge=1, le=100, description="Writing transactions at once per process on PostgreSQL"
     )
+    event_bus: Literal["local", "nats"] = Field(
+        default="local", description="How events reach every worker: each reads the outbox, or through NATS JetStream"
+    )
+    event_poll_s: float = Field(default=0.5, gt=0, le=60, description="How often a worker looks for others' events")
+    nats_url: str = Field(default="nats://127.0.0.1:4222", description="The NATS server, with event_bus=nats")
+    nats_stream: str = Field(default="PRECINCT", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="JetStream stream")
+    nats_subject_prefix: str = Field(default="precinct", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     worker_threads: int = Field(default=40, ge=1, le=1000, description="Threads serving requests in each worker")
     log_sql: bool = False

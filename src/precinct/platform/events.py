@@ -1,13 +1,16 @@
 """The outbox: side effects (pushes, alerts) are written as rows in the same transaction as the change that
-causes them, and a relay publishes them after commit, so nothing is sent for work that was rolled back."""
+causes them, and leave only once it commits, so nothing is sent for work that was rolled back. Each row's id is the
+event's id: clients use it to ignore repeats and to ask for what they missed."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, String, insert
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Index, String, bindparam, event, insert, or_, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from precinct.platform.context import Ctx
 from precinct.platform.db import Base, IdType, JSONType, UTCDateTime, table_of
@@ -24,10 +27,81 @@ class OutboxMessage(Base):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
-_ADD = insert(table_of(OutboxMessage))
+@dataclass(frozen=True)
+class Event:
+    id: int
+    topic: str
+    at: datetime
+    payload: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "topic": self.topic, "at": self.at.isoformat(), "payload": self.payload}
+
+
+_OUTBOX = table_of(OutboxMessage)
+_ADD = insert(_OUTBOX)
+_EMITTED = "precinct.emitted"  # key in Session.info: this transaction wrote outbox rows
+_COLUMNS = (_OUTBOX.c.id, _OUTBOX.c.topic, _OUTBOX.c.created_at, _OUTBOX.c.payload)
+_committed_listeners: list[Callable[[], None]] = []
 
 
 def emit(ctx: Ctx, topic: str, payload: dict[str, Any]) -> None:
     """Queue an event for publication once the current transaction commits (written at once, without the unit of
     work: an outbox row is never read back in the transaction that writes it)."""
     ctx.session.connection().execute(_ADD, {"topic": topic, "payload": payload, "created_at": ctx.now()})
+    ctx.session.info[_EMITTED] = True
+
+
+def on_events_committed(listener: Callable[[], None]) -> Callable[[], None]:
+    """Call ``listener`` (from the committing thread) after each commit in this process that wrote events; returns a
+    function that removes it."""
+    _committed_listeners.append(listener)
+    return lambda: _committed_listeners.remove(listener)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop(_EMITTED, False):
+        for listener in list(_committed_listeners):
+            listener()
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_EMITTED, None)
+
+
+def _events(rows: Sequence[Any]) -> list[Event]:
+    return [Event(id=r.id, topic=r.topic, at=r.created_at, payload=r.payload) for r in rows]
+
+
+def last_event_id(session: Session) -> int:
+    return int(session.scalar(select(_OUTBOX.c.id).order_by(_OUTBOX.c.id.desc()).limit(1)) or 0)
+
+
+def events_after(
+    session: Session, after_id: int, *, also: Sequence[int] = (), since: datetime | None = None, limit: int = 1000
+) -> list[Event]:
+    """Events with an id above ``after_id`` in id order, and also those with the ids in ``also`` or written at or
+    after ``since``: an id below the highest seen can still appear when its transaction commits later."""
+    conditions = [_OUTBOX.c.id > after_id]
+    if also:
+        conditions.append(_OUTBOX.c.id.in_(also))
+    if since is not None:
+        conditions.append(_OUTBOX.c.created_at >= since)
+    query = select(*_COLUMNS).where(or_(*conditions)).order_by(_OUTBOX.c.id).limit(limit)
+    return _events(session.execute(query).all())
+
+
+def unpublished(session: Session, limit: int = 500) -> list[Event]:
+    """Events not yet handed to the bus, oldest first."""
+    query = select(*_COLUMNS).where(_OUTBOX.c.published_at.is_(None)).order_by(_OUTBOX.c.id).limit(limit)
+    return _events(session.execute(query).all())
+
+
+_MARK = update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True))).values(published_at=bindparam("at"))
+
+
+def mark_published(session: Session, ids: Sequence[int], at: datetime) -> None:
+    if ids:
+        session.connection().execute(_MARK, {"ids": list(ids), "at": at})

@@ -27,11 +27,13 @@ from precinct.domains.orgs import service as orgs
 from precinct.domains.orgs.router import router as orgs_router
 from precinct.domains.roads import service as roads
 from precinct.domains.units.router import router as units_router
+from precinct.platform.bus import EventHub
 from precinct.platform.config import Settings
 from precinct.platform.context import Ctx, system_clock
 from precinct.platform.db import Database
 from precinct.platform.errors import PrecinctError
 from precinct.platform.http import AppState
+from precinct.web.live import router as live_router
 
 log = logging.getLogger("precinct")
 
@@ -53,7 +55,8 @@ def create_app(
         redoc_url=None,
     )
     app.state.precinct = AppState(db=db, settings=settings, clock=clock)
-    for router in (orgs_router, incidents_router, units_router, dispatch_router, analytics_router):
+    app.state.hub = EventHub(db, settings, clock)
+    for router in (orgs_router, incidents_router, units_router, dispatch_router, analytics_router, live_router):
         app.include_router(router)
 
     @app.get("/health", tags=["system"], summary="Liveness and database check")
@@ -86,7 +89,7 @@ def create_app(
 @asynccontextmanager
 async def _warm_up(app: FastAPI) -> AsyncIterator[None]:
     """Size the request thread pool, and build the jurisdiction index and load the road graph before the first
-    request, so that the first calls are as fast as the rest."""
+    request, so that the first calls are as fast as the rest; run the live event feed while the app serves."""
     state: AppState = app.state.precinct
     anyio.to_thread.current_default_thread_limiter().total_tokens = state.settings.worker_threads
     try:
@@ -96,7 +99,12 @@ async def _warm_up(app: FastAPI) -> AsyncIterator[None]:
             roads.active_graph(ctx)
     except Exception as error:  # a server with no road network (or no schema yet) still starts
         log.info("start-up warm-up incomplete: %s", error)
-    yield
+    hub: EventHub = app.state.hub
+    await hub.start()
+    try:
+        yield
+    finally:
+        await hub.stop()
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -1,0 +1,94 @@
+"""The live feed: ``/ws/events`` sends every committed event to a browser as it happens.
+
+On connecting the server says where the feed stands (``{"type": "hello", "last_id": N}``); then each event comes as
+``{"type": "event", "id": …, "topic": …, "at": …, "payload": {…}}``. A client that reconnects with
+``?after=<the last id it saw>`` first receives what it missed. Ids only grow, but one may arrive late (its
+transaction committed after a later one's) or twice: a client keeps the ids it has seen and ignores repeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+
+from precinct.platform.bus import GAP_WAIT_S, EventHub
+from precinct.platform.events import Event, events_after, last_event_id
+from precinct.platform.http import AppState
+
+router = APIRouter()
+
+REMEMBERED_IDS = 10_000
+CATCH_UP_LIMIT = 5_000
+TRY_AGAIN_LATER = 1013  # WebSocket close code: the client fell behind and should reconnect with ?after=
+
+
+@router.websocket("/ws/events")
+async def live_events(websocket: WebSocket, after: Annotated[int | None, Query(ge=0, le=2**62)] = None) -> None:
+    state: AppState = websocket.app.state.precinct
+    hub: EventHub = websocket.app.state.hub
+    await websocket.accept()
+    last = await asyncio.to_thread(hub.read, last_event_id)
+    subscription = hub.subscribe(start=last)
+    sent = _Seen()
+    try:
+        await websocket.send_json({"type": "hello", "last_id": last})
+        if after is not None:
+            # Also what was written shortly before: an event below ``after`` may have committed after it.
+            since = state.clock() - timedelta(seconds=GAP_WAIT_S)
+            missed = await asyncio.to_thread(
+                hub.read, lambda s: events_after(s, after, since=since, limit=CATCH_UP_LIMIT)
+            )
+            for event in missed:
+                await _send(websocket, event, sent)
+        closed = asyncio.create_task(_until_closed(websocket))
+        while True:
+            next_event = asyncio.create_task(subscription.next())
+            done, _ = await asyncio.wait({next_event, closed}, return_when=asyncio.FIRST_COMPLETED)
+            if closed in done:
+                next_event.cancel()
+                return
+            event = next_event.result()
+            if event is None:
+                await websocket.close(TRY_AGAIN_LATER, "fell behind; reconnect with ?after=")
+                return
+            await _send(websocket, event, sent)
+    except WebSocketDisconnect:
+        return
+    finally:
+        hub.unsubscribe(subscription)
+
+
+async def _until_closed(websocket: WebSocket) -> None:
+    """Read (and drop) what the client sends, until it goes away."""
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+
+
+async def _send(websocket: WebSocket, event: Event, sent: _Seen) -> None:
+    if sent.add(event.id):
+        await websocket.send_json({"type": "event", **event.to_json()})
+
+
+class _Seen:
+    """The last ``REMEMBERED_IDS`` event ids sent on one connection."""
+
+    def __init__(self) -> None:
+        self.ids: set[int] = set()
+        self.order: deque[int] = deque()
+
+    def add(self, event_id: int) -> bool:
+        if event_id in self.ids:
+            return False
+        self.ids.add(event_id)
+        self.order.append(event_id)
+        if len(self.order) > REMEMBERED_IDS:
+            self.ids.discard(self.order.popleft())
+        return True

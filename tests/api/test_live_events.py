@@ -1,0 +1,141 @@
+"""The live feed (``/ws/events``): committed events reach every connected page, across worker processes (through
+the outbox, or NATS JetStream), and a page that reconnects catches up on what it missed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import nats
+import pytest
+from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketTestSession
+from starlette.websockets import WebSocketDisconnect
+from tests.api.builders import create_incident
+from tests.conftest import Clock
+
+from precinct.platform.config import Settings
+from precinct.platform.context import Ctx
+from precinct.platform.db import Database
+from precinct.platform.events import emit
+from precinct.web.app import create_app
+
+NATS_URL = os.environ.get("PRECINCT_TEST_NATS_URL", "nats://127.0.0.1:4222")
+pytestmark = pytest.mark.timeout(60)
+
+
+def next_event(ws: WebSocketTestSession) -> dict[str, Any]:
+    message = ws.receive_json()
+    assert message["type"] == "event", message
+    return message
+
+
+@contextmanager
+def worker(settings: Settings, clock: Clock) -> Iterator[TestClient]:
+    """Another API worker process on the same database: its own app, engine, caches and event hub."""
+    db = Database(settings.database_url)
+    try:
+        with TestClient(create_app(settings, db=db, clock=clock), raise_server_exceptions=False) as client:
+            yield client
+    finally:
+        db.dispose()
+
+
+def test_a_new_incident_reaches_the_live_feed(client: TestClient) -> None:
+    with client.websocket_connect("/ws/events") as ws:
+        hello = ws.receive_json()
+        assert hello["type"] == "hello"
+        incident = create_incident(client)
+        event = next_event(ws)
+        assert event["topic"] == "incident.created"
+        assert event["id"] > hello["last_id"]
+        assert event["payload"]["number"] == incident["number"]
+        assert "caller_phone" not in event["payload"]  # the feed carries no personal data
+
+
+def test_a_page_that_reconnects_catches_up(client: TestClient) -> None:
+    with client.websocket_connect("/ws/events") as ws:
+        seen = ws.receive_json()["last_id"]
+    missed = [create_incident(client)["number"] for _ in range(2)]
+    with client.websocket_connect(f"/ws/events?after={seen}") as ws:
+        ws.receive_json()  # hello
+        numbers = [next_event(ws)["payload"]["number"] for _ in missed]
+    assert numbers == missed
+    assert client.get("/ws/events").status_code == 404  # only WebSocket here
+    with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect("/ws/events?after=-1") as ws:
+        ws.receive_json()
+    assert refused.value.code == 1008  # policy violation: the query does not validate
+
+
+def test_workers_on_one_database_serve_one_feed(settings: Settings, client: TestClient, clock: Clock) -> None:
+    quick = settings.model_copy(update={"event_poll_s": 0.05})
+    with worker(quick, clock) as other, other.websocket_connect("/ws/events") as ws:
+        ws.receive_json()
+        incident = create_incident(client)  # taken by the first worker
+        assert next_event(ws)["payload"]["id"] == incident["id"]
+
+
+def test_an_event_committed_late_still_arrives(client: TestClient, db: Database, settings: Settings) -> None:
+    if db.backend == "sqlite":
+        pytest.skip("SQLite commits one writer at a time, so ids always commit in order")
+    with client.websocket_connect("/ws/events") as ws:
+        ws.receive_json()
+        with db.transaction() as slow:
+            emit(Ctx(session=slow, settings=settings, actor="test"), "test.slow", {"n": 1})  # the lower id
+            with db.transaction() as quick:
+                emit(Ctx(session=quick, settings=settings, actor="test"), "test.quick", {"n": 2})
+            assert next_event(ws)["topic"] == "test.quick"
+        late = next_event(ws)
+        assert late["topic"] == "test.slow"
+
+
+def test_two_workers_through_nats_jetstream(settings: Settings, clock: Clock) -> None:
+    tag = uuid.uuid4().hex[:10]
+    over_nats = settings.model_copy(
+        update={
+            "event_bus": "nats",
+            "nats_url": NATS_URL,
+            "nats_stream": f"PRECINCT_TEST_{tag}",
+            "nats_subject_prefix": f"precinct_test_{tag}",
+        }
+    )
+    with worker(over_nats, clock) as first, worker(over_nats, clock) as second:
+        with second.websocket_connect("/ws/events") as ws:
+            ws.receive_json()
+            incident = create_incident(first)
+            event = next_event(ws)
+            assert event["topic"] == "incident.created"
+            assert event["payload"]["id"] == incident["id"]
+        db = Database(settings.database_url)
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                with db.transaction(write=False) as session:
+                    pending = (
+                        session.connection()
+                        .exec_driver_sql("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                        .scalar()
+                    )
+                if pending == 0 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            assert pending == 0  # every row handed to the stream is marked
+        finally:
+            db.dispose()
+    _delete_stream(over_nats.nats_stream)
+
+
+def _delete_stream(name: str) -> None:
+    async def delete() -> None:
+        connection = await nats.connect(NATS_URL)
+        try:
+            await connection.jetstream().delete_stream(name)
+        finally:
+            await connection.close()
+
+    asyncio.run(delete())
