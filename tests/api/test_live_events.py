@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
-from tests.api.builders import create_incident
+from tests.api.builders import create_incident, create_unit, dispatch
 from tests.conftest import Clock
 
 from precinct.platform.config import Settings
@@ -56,6 +56,19 @@ def test_a_new_incident_reaches_the_live_feed(client: TestClient) -> None:
         assert event["id"] > hello["last_id"]
         assert event["payload"]["number"] == incident["number"]
         assert "caller_phone" not in event["payload"]  # the feed carries no personal data
+
+
+def test_a_terminal_hears_only_its_own_orders(client: TestClient) -> None:
+    mine, other = create_unit(client, "CE-P1"), create_unit(client, "CE-P2")
+    incident = create_incident(client)
+    with client.websocket_connect(f"/ws/events?unit_id={mine['id']}") as ws:
+        ws.receive_json()  # hello
+        dispatch(client, incident["id"], other["id"])
+        order = dispatch(client, create_incident(client)["id"], mine["id"])
+        event = next_event(ws)  # not the other unit's order, nor the new incident
+        assert event["topic"] == "dispatch.ordered"
+        assert event["payload"]["id"] == order["id"]
+        assert event["payload"]["unit_id"] == mine["id"]
 
 
 def test_a_page_that_reconnects_catches_up(client: TestClient) -> None:

@@ -69,6 +69,8 @@ class EventHub:
         self.settings = settings
         self.clock = clock
         self.subscriptions: set[Subscription] = set()
+        self._everything: set[Subscription] = set()
+        self._by_unit: dict[int, set[Subscription]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
         self._stop_listening: Callable[[], None] | None = None
@@ -76,17 +78,31 @@ class EventHub:
 
     # --- subscribers --------------------------------------------------------------------------------------------
 
-    def subscribe(self, start: int) -> Subscription:
+    def subscribe(self, start: int, unit_id: int | None = None) -> Subscription:
+        """Every event, or with ``unit_id`` only those about that unit (its orders: what its terminal needs)."""
         subscription = Subscription(start)
         self.subscriptions.add(subscription)
+        if unit_id is not None:
+            self._by_unit.setdefault(unit_id, set()).add(subscription)
+        else:
+            self._everything.add(subscription)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self.subscriptions.discard(subscription)
+        self._everything.discard(subscription)
+        for unit_id, listeners in list(self._by_unit.items()):
+            listeners.discard(subscription)
+            if not listeners:
+                del self._by_unit[unit_id]
 
     def deliver(self, event: Event) -> None:
-        for subscription in list(self.subscriptions):
+        for subscription in list(self._everything):
             subscription.offer(event)
+        unit_id = event.payload.get("unit_id")
+        if isinstance(unit_id, int):
+            for subscription in list(self._by_unit.get(unit_id, ())):
+                subscription.offer(event)
 
     # --- running ------------------------------------------------------------------------------------------------
 

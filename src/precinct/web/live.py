@@ -1,7 +1,8 @@
 """The live feed: ``/ws/events`` sends every committed event to a browser as it happens.
 
 On connecting the server says where the feed stands (``{"type": "hello", "last_id": N}``); then each event comes as
-``{"type": "event", "id": …, "topic": …, "at": …, "payload": {…}}``. A client that reconnects with
+``{"type": "event", "id": …, "topic": …, "at": …, "payload": {…}}``; with ``?unit_id=`` only the events about that
+unit (its orders), as its terminal needs. A client that reconnects with
 ``?after=<the last id it saw>`` first receives what it missed. Ids only grow, but one may arrive late (its
 transaction committed after a later one's) or twice: a client keeps the ids it has seen and ignores repeats.
 """
@@ -19,6 +20,7 @@ from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from precinct.platform.bus import GAP_WAIT_S, EventHub
 from precinct.platform.events import Event, events_after, last_event_id
 from precinct.platform.http import AppState
+from precinct.platform.schemas import SMALL_ID_MAX
 
 router = APIRouter()
 
@@ -28,12 +30,16 @@ TRY_AGAIN_LATER = 1013  # WebSocket close code: the client fell behind and shoul
 
 
 @router.websocket("/ws/events")
-async def live_events(websocket: WebSocket, after: Annotated[int | None, Query(ge=0, le=2**62)] = None) -> None:
+async def live_events(
+    websocket: WebSocket,
+    after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    unit_id: Annotated[int | None, Query(ge=1, le=SMALL_ID_MAX)] = None,
+) -> None:
     state: AppState = websocket.app.state.precinct
     hub: EventHub = websocket.app.state.hub
     await websocket.accept()
     last = await asyncio.to_thread(hub.read, last_event_id)
-    subscription = hub.subscribe(start=last)
+    subscription = hub.subscribe(start=last, unit_id=unit_id)
     sent = _Seen()
     try:
         await websocket.send_json({"type": "hello", "last_id": last})
@@ -44,7 +50,8 @@ async def live_events(websocket: WebSocket, after: Annotated[int | None, Query(g
                 hub.read, lambda s: events_after(s, after, since=since, limit=CATCH_UP_LIMIT)
             )
             for event in missed:
-                await _send(websocket, event, sent)
+                if unit_id is None or event.payload.get("unit_id") == unit_id:
+                    await _send(websocket, event, sent)
         closed = asyncio.create_task(_until_closed(websocket))
         while True:
             next_event = asyncio.create_task(subscription.next())
