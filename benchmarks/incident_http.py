@@ -343,7 +343,7 @@ def free_port() -> int:
 class Server:
     """``uvicorn precinct.web.main:app`` in its own process group, so that it and its workers stop together."""
 
-    def __init__(self, url: str, workers: int, log_dir: Path) -> None:
+    def __init__(self, url: str, workers: int, log_dir: Path, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.command = [
             sys.executable, "-m", "uvicorn", "precinct.web.main:app", "--host", "127.0.0.1",
@@ -354,7 +354,7 @@ class Server:
             self.process = subprocess.Popen(
                 self.command,
                 cwd=REPO_ROOT,
-                env=os.environ | {"PRECINCT_DATABASE_URL": url},
+                env=os.environ | {"PRECINCT_DATABASE_URL": url} | (env or {}),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
