@@ -193,7 +193,8 @@ def graph_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def settings(database_url: str, graph_cache: Path) -> Settings:
-    return Settings(database_url=database_url, cache_dir=graph_cache, _env_file=None)  # type: ignore[call-arg]
+    # The background jobs run where a test asks for them (tests/api/test_overdue_orders.py), not beside every test.
+    return Settings(database_url=database_url, cache_dir=graph_cache, run_jobs=False, _env_file=None)  # type: ignore[call-arg]
 
 
 @pytest.fixture

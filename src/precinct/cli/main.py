@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import getpass
 import json
 from collections.abc import Iterator
@@ -23,14 +25,16 @@ from precinct.domains.dispatch import coverage
 from precinct.domains.incidents import catalogue, history
 from precinct.domains.incidents import service as incidents
 from precinct.domains.incidents.schemas import IncidentCreate
+from precinct.domains.jobs import JOBS
 from precinct.domains.orgs import service as orgs
 from precinct.domains.roads import service as roads
 from precinct.domains.units import service as units
 from precinct.platform import migrate
 from precinct.platform.config import Settings
-from precinct.platform.context import Ctx
+from precinct.platform.context import Ctx, system_clock
 from precinct.platform.db import Database
 from precinct.platform.errors import PrecinctError
+from precinct.platform.jobs import JobRunner
 
 app = typer.Typer(help="precinct: the police station and the command centre above it.", no_args_is_help=True)
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
@@ -396,6 +400,23 @@ def serve(
     import uvicorn
 
     uvicorn.run("precinct.web.main:app", host=host, port=port, workers=workers, log_level="info")
+
+
+@app.command("worker")
+def worker(once: Annotated[bool, typer.Option("--once", help="Run every job once and stop")] = False) -> None:
+    """Run the background jobs (orders not acknowledged in time, …) every job_interval_s, apart from the API."""
+    settings = Settings()
+    db = Database(settings.database_url, writers=settings.db_writers)
+    runner = JobRunner(db, settings, system_clock, JOBS)
+    try:
+        if once:
+            runner.run_once()
+        else:
+            console.print(f"running {len(JOBS)} job(s) every {settings.job_interval_s:g} s — Ctrl-C to stop")
+            with contextlib.suppress(KeyboardInterrupt):
+                asyncio.run(runner.run_forever())
+    finally:
+        db.dispose()
 
 
 @app.command("demo")

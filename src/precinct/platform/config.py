@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     db_writers: int = Field(
         default=DEFAULT_WRITERS, ge=1, le=100, description="Writing transactions at once per process on PostgreSQL"
     )
+    run_jobs: bool = Field(default=True, description="Run the background jobs in each API worker")
+    job_interval_s: float = Field(default=5.0, gt=0, le=3600, description="How often the background jobs run")
     event_bus: Literal["local", "nats"] = Field(
         default="local", description="How events reach every worker: each reads the outbox, or through NATS JetStream"
     )

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from precinct.domains.analytics.router import router as analytics_router
 from precinct.domains.dispatch.router import router as dispatch_router
 from precinct.domains.incidents.router import router as incidents_router
+from precinct.domains.jobs import JOBS
 from precinct.domains.orgs import service as orgs
 from precinct.domains.orgs.router import router as orgs_router
 from precinct.domains.roads import service as roads
@@ -33,6 +34,7 @@ from precinct.platform.context import Ctx, system_clock
 from precinct.platform.db import Database
 from precinct.platform.errors import PrecinctError
 from precinct.platform.http import AppState
+from precinct.platform.jobs import JobRunner
 from precinct.web.live import router as live_router
 
 log = logging.getLogger("precinct")
@@ -89,7 +91,8 @@ def create_app(
 @asynccontextmanager
 async def _warm_up(app: FastAPI) -> AsyncIterator[None]:
     """Size the request thread pool, and build the jurisdiction index and load the road graph before the first
-    request, so that the first calls are as fast as the rest; run the live event feed while the app serves."""
+    request, so that the first calls are as fast as the rest; run the live event feed and the background jobs while
+    the app serves."""
     state: AppState = app.state.precinct
     anyio.to_thread.current_default_thread_limiter().total_tokens = state.settings.worker_threads
     try:
@@ -101,9 +104,14 @@ async def _warm_up(app: FastAPI) -> AsyncIterator[None]:
         log.info("start-up warm-up incomplete: %s", error)
     hub: EventHub = app.state.hub
     await hub.start()
+    jobs = JobRunner(state.db, state.settings, state.clock, JOBS) if state.settings.run_jobs else None
+    if jobs is not None:
+        jobs.start()
     try:
         yield
     finally:
+        if jobs is not None:
+            await jobs.stop()
         await hub.stop()
 
 

@@ -123,6 +123,8 @@ class Dispatch(Base):
     people_helped: Mapped[int | None] = mapped_column(Integer)
     casualties: Mapped[int | None] = mapped_column(Integer)
     case_ref: Mapped[str | None] = mapped_column(String(64))
+    # When the job found the order still unacknowledged past the deadline, and alerted the dispatcher.
+    overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class IncidentEvent(Base):

@@ -205,6 +205,18 @@ class IncidentRepository:
             select(Dispatch).where(Dispatch.incident_id == incident_id).order_by(Dispatch.id)
         ).all()
 
+    def unacknowledged_since(self, ordered_before: datetime, limit: int) -> Sequence[Dispatch]:
+        """Orders still only ``ordered`` since before a time and not flagged yet, locked for flagging (on
+        PostgreSQL a row another job holds is skipped, so two job workers never flag one order twice)."""
+        query = (
+            select(Dispatch)
+            .where(Dispatch.status == "ordered", Dispatch.overdue_at.is_(None), Dispatch.ordered_at <= ordered_before)
+            .order_by(Dispatch.ordered_at, Dispatch.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return self.session.scalars(query).all()
+
     def dispatches_in_status(self, statuses: Sequence[str], org_ids: Sequence[int] | None) -> Sequence[Dispatch]:
         query = select(Dispatch).where(Dispatch.status.in_(statuses))
         if org_ids is not None:

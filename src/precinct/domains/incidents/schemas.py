@@ -83,6 +83,7 @@ class DispatchOut(BaseModel):
     people_helped: int | None
     casualties: int | None
     case_ref: str | None
+    overdue_at: datetime | None = Field(description="When it was flagged as not acknowledged in time (签收超时)")
     allowed_actions: list[str] = Field(default_factory=list)
 
 

@@ -378,6 +378,26 @@ def file_feedback(ctx: Ctx, dispatch_id: int, feedback: FeedbackCreate) -> Dispa
     return order
 
 
+def flag_overdue_orders(ctx: Ctx, limit: int = 200) -> list[Dispatch]:
+    """A job: flag every order not acknowledged (签收) within ``acknowledge_deadline_s``, once, with a timeline event
+    and an alert to the dispatchers. Returns the orders flagged."""
+    now = ctx.now()
+    deadline_s = ctx.settings.acknowledge_deadline_s
+    repo = IncidentRepository(ctx.session)
+    flagged = list(repo.unacknowledged_since(now - timedelta(seconds=deadline_s), limit))
+    for order in flagged:
+        order.overdue_at = now
+        incident = get_incident(ctx, order.incident_id)
+        waited_s = round((now - order.ordered_at).total_seconds())
+        _record(ctx, incident, "acknowledge_overdue", order, unit_id=order.unit_id, waited_s=waited_s)
+        emit(
+            ctx,
+            "dispatch.overdue",
+            {**_order_summary(order), "waited_s": waited_s, "deadline_s": deadline_s, "incident": _summary(incident)},
+        )
+    return flagged
+
+
 def get_dispatch(ctx: Ctx, dispatch_id: int, *, for_update: bool = False) -> Dispatch:
     order = IncidentRepository(ctx.session).dispatch_by_id(dispatch_id, for_update=for_update)
     if order is None:

@@ -1,0 +1,8 @@
+"""Every background job of every domain, for a job runner (each API worker's, or ``precinct worker``)."""
+
+from __future__ import annotations
+
+from precinct.domains.incidents import service as incidents
+from precinct.platform.jobs import Job
+
+JOBS: tuple[Job, ...] = (incidents.flag_overdue_orders,)
