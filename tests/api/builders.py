@@ -1,9 +1,16 @@
-"""Small builders for API tests: a call, a unit, a dispatched order."""
+"""Small builders for API tests: a call, a unit, a dispatched order, and a live server over real HTTP."""
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 # A point in central Portland, inside district 821 (precinct CE).
@@ -60,3 +67,24 @@ def dispatch(client: TestClient, incident_id: int, unit_id: int) -> dict[str, An
 
 def step(client: TestClient, dispatch_id: int, action: str, **body: Any) -> Any:
     return client.post(f"/api/dispatches/{dispatch_id}/{action}", json=body)
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free local port, in a thread, for the block; yields its base URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

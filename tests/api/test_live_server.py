@@ -3,45 +3,23 @@ and concurrent calls get distinct, gap-free numbers."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-import uvicorn
-from tests.api.builders import call
+from tests.api.builders import call, serving
 
 from precinct.platform.config import Settings
 from precinct.web.app import create_app
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(params=[40, 3], ids=["threads40", "threads3"])
 def server(settings: Settings, request: pytest.FixtureRequest) -> Iterator[str]:
     """A live server; with only three request threads, a request's commit must never wait for a free thread
     (it did once: threads blocked on the number counter's row lock while the holder's commit queued behind them)."""
-    port = _free_port()
-    settings = settings.model_copy(update={"worker_threads": request.param})
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not running.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    running.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(settings.model_copy(update={"worker_threads": request.param}))) as base_url:
+        yield base_url
 
 
 def test_concurrent_retries_with_one_key_make_one_incident(server: str) -> None:
