@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from precinct.core.catalogue import category_of
+from precinct.core.catalogue import TypeEntry, category_of
 from precinct.core.geo import distance_m
 from precinct.core.workflow import (
     DISPATCH_MACHINE,
@@ -482,26 +482,14 @@ def _order_summary(order: Dispatch) -> dict[str, Any]:
 # --- catalogue -------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CatalogueEntry:
-    """One incident type as the service reads it: a plain value, shared by every request of the process."""
-
-    code: str
-    parent_code: str | None
-    level: int
-    name_zh: str
-    name_en: str
-    priority: int | None
-    response_target_s: int | None
+# Plain values, shared by every request of the process.
+_CATALOGUES: reference.ReferenceCache[dict[str, TypeEntry]] = reference.ReferenceCache(reference.CATALOGUE)
 
 
-_CATALOGUES: reference.ReferenceCache[dict[str, CatalogueEntry]] = reference.ReferenceCache(reference.CATALOGUE)
-
-
-def _catalogue(ctx: Ctx) -> dict[str, CatalogueEntry]:
-    def build() -> dict[str, CatalogueEntry]:
+def _catalogue(ctx: Ctx) -> dict[str, TypeEntry]:
+    def build() -> dict[str, TypeEntry]:
         return {
-            t.code: CatalogueEntry(
+            t.code: TypeEntry(
                 code=t.code,
                 parent_code=t.parent_code,
                 level=t.level,
@@ -516,14 +504,14 @@ def _catalogue(ctx: Ctx) -> dict[str, CatalogueEntry]:
     return _CATALOGUES.get(ctx, build)
 
 
-def get_type(ctx: Ctx, code: str) -> CatalogueEntry:
+def get_type(ctx: Ctx, code: str) -> TypeEntry:
     incident_type = _catalogue(ctx).get(code)
     if incident_type is None:
         raise InvalidInput(f"incident type {code!r} is not in the catalogue; see GET /api/incident-types")
     return incident_type
 
 
-def list_types(ctx: Ctx) -> list[CatalogueEntry]:
+def list_types(ctx: Ctx) -> list[TypeEntry]:
     """The whole catalogue, in code order."""
     return list(_catalogue(ctx).values())
 
