@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 from tests.api.builders import AT_SEA, DOWNTOWN, call, create_incident, org_id
 from tests.conftest import Clock
+
+from precinct.domains.incidents import service as incidents
+from precinct.domains.incidents.schemas import IncidentCreate, IncidentOut
+from precinct.platform.db import Database
 
 
 def test_a_call_becomes_an_incident_in_its_jurisdiction(client: TestClient) -> None:
@@ -219,3 +224,23 @@ def test_values_the_database_could_not_store_are_refused_at_the_edge(client: Tes
     body = {"unit_id": 2**40}
     assert client.post("/api/incidents/1/dispatches", json=body).status_code == 422
     assert client.get("/api/incidents").json() == []
+
+
+def test_taking_a_call_costs_seven_statements(client: TestClient, db: Database, ctx_factory) -> None:
+    """Claim the key, look for duplicates, take the number, write the incident, its event, the key's binding and
+    the outbox row; reading the new incident back for the reply must not query it again."""
+    create_incident(client)  # the catalogue and jurisdiction caches are warm from here on
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if not statement.startswith("BEGIN"):
+            statements.append(" ".join(statement.split()[:3]))
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        with ctx_factory() as ctx:
+            created = incidents.create_incident(ctx, IncidentCreate.model_validate(call()), "call-statements-1")
+            IncidentOut.model_validate(created.incident)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert [s.split()[0] for s in statements] == ["INSERT", "SELECT", "INSERT", "INSERT", "INSERT", "UPDATE", "INSERT"]

@@ -10,6 +10,7 @@ from sqlalchemy import Row, Select, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from precinct.domains.incidents.models import (
     Dispatch,
@@ -87,6 +88,8 @@ class IncidentRepository:
         incident.id = self.session.connection().execute(_INSERT_INCIDENT, values).scalar_one()
         make_transient_to_detached(incident)
         self.session.add(incident)
+        for name, value in values.items():  # as written: reading one must not load the row back
+            set_committed_value(incident, name, value)
 
     def by_id(self, incident_id: int, *, for_update: bool = False) -> Incident | None:
         query = select(Incident).where(Incident.id == incident_id)
