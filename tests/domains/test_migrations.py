@@ -61,3 +61,51 @@ def test_the_database_keeps_its_own_invariants(empty_database_url: str) -> None:
             else:
                 raise AssertionError(f"the database accepted: {statement}")
     engine.dispose()
+
+
+def test_a_migration_that_rebuilds_a_table_keeps_the_rows_that_point_at_it(empty_database_url: str) -> None:
+    """SQLite rebuilds `incidents` to give it a key column, while events and keys point at it (this failed with
+    'FOREIGN KEY constraint failed' until the migrations ran with SQLite's foreign keys off and checked after)."""
+    from alembic import command
+
+    config = migrate.alembic_config(empty_database_url)
+    command.downgrade(config, "a44c24e6b9bb")  # before the incident named its idempotency key
+    engine = sa.create_engine(empty_database_url)
+    at = "2026-11-23 01:00:00"
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO incident_types (code, level, name_zh, name_en, priority) "
+                "VALUES ('01020100', 3, '打架斗殴', 'Fight', 2)"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO incidents (id, number, source, status, type_code, category_code, priority, called_at, "
+                "taken_at, narrative, created_by) VALUES (1, 'X-20261123-0001', 'phone_110', 'received', '01020100', "
+                "'01000000', 2, :at, :at, '', 'test')"
+            ),
+            {"at": at},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO incident_events (incident_id, kind, at, actor, data) "
+                "VALUES (1, 'received', :at, 't', '{}')"
+            ),
+            {"at": at},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO idempotency_keys (key, request_hash, incident_id, created_at) VALUES ('k-1', 'h', 1, :at)"
+            ),
+            {"at": at},
+        )
+    migrate.upgrade(empty_database_url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT id, idempotency_key FROM incidents")).all() == [(1, "k-1")]
+        assert conn.execute(sa.text("SELECT count(*) FROM incident_events")).scalar() == 1
+    command.downgrade(config, "a44c24e6b9bb")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT key, incident_id FROM idempotency_keys")).all() == [("k-1", 1)]
+    engine.dispose()
+    migrate.upgrade(empty_database_url)

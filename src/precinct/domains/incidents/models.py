@@ -84,6 +84,9 @@ class Incident(Base):
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id", ondelete="RESTRICT"))
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="RESTRICT"))
     external_ref: Mapped[str | None] = mapped_column(String(100), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(
+        ForeignKey("idempotency_keys.key", ondelete="RESTRICT"), unique=True
+    )
     created_by: Mapped[str] = mapped_column(String(100))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -143,12 +146,12 @@ class IncidentEvent(Base):
 
 
 class IdempotencyKey(Base):
+    """A key claimed by the request that creates an incident; the incident names it (``Incident.idempotency_key``)."""
+
     __tablename__ = "idempotency_keys"
 
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(64))
-    # Empty only inside the transaction that claims the key and then creates the incident.
-    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="RESTRICT"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

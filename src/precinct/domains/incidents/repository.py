@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, func, insert, select, update
+from sqlalchemy import Row, Select, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -69,7 +69,6 @@ _CLAIM_KEY = {
     .returning(_KEYS.c.key)
     for name, make in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
 }
-_BIND_KEY = update(_KEYS).where(_KEYS.c.key == bindparam("bound_key")).values(incident_id=bindparam("incident_id"))
 _ADD_EVENT = insert(table_of(IncidentEvent))
 _INCIDENTS = table_of(Incident)
 _INSERT_INCIDENT = insert(_INCIDENTS).returning(_INCIDENTS.c.id)
@@ -187,6 +186,9 @@ class IncidentRepository:
     def idempotency_key(self, key: str) -> IdempotencyKey | None:
         return self.session.get(IdempotencyKey, key)
 
+    def by_idempotency_key(self, key: str) -> Incident | None:
+        return self.session.scalar(select(Incident).where(Incident.idempotency_key == key))
+
     def claim_key(self, key: str, request_hash: str, now: datetime) -> bool:
         """Take an idempotency key in one statement; False when it is taken. A request holding the same key
         uncommitted makes this wait until it ends, so a retry never runs beside the first attempt."""
@@ -194,9 +196,6 @@ class IncidentRepository:
         claim = _CLAIM_KEY[connection.dialect.name]
         claimed = connection.execute(claim, {"key": key, "request_hash": request_hash, "created_at": now}).scalar()
         return claimed is not None
-
-    def bind_key(self, key: str, incident_id: int) -> None:
-        self.session.connection().execute(_BIND_KEY, {"bound_key": key, "incident_id": incident_id})
 
     # orders
     def dispatch_by_id(self, dispatch_id: int, *, for_update: bool = False) -> Dispatch | None:

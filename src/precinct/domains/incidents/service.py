@@ -108,6 +108,7 @@ def create_incident(ctx: Ctx, data: IncidentCreate, idempotency_key: str | None 
         org_id=place.org_id if place else None,
         grid_id=place.grid_id if place else None,
         created_by=ctx.actor,
+        idempotency_key=idempotency_key,
     )
     duplicates = find_duplicates(ctx, incident)
     # Numbered last: the day's counter row stays locked until this transaction commits, and every call to the same
@@ -124,8 +125,6 @@ def create_incident(ctx: Ctx, data: IncidentCreate, idempotency_key: str | None 
         unassigned=incident.unassigned,
         probable_duplicates=[d.incident_id for d in duplicates],
     )
-    if idempotency_key is not None:
-        IncidentRepository(ctx.session).bind_key(idempotency_key, incident.id)
     emit(ctx, "incident.created", _summary(incident))
     return CreateResult(incident, created=True, duplicates=duplicates)
 
@@ -137,15 +136,16 @@ def _request_hash(data: IncidentCreate) -> str:
 
 def _replay(ctx: Ctx, key: str, request_hash: str) -> Incident:
     """The incident an earlier request with this key made; the key's claim waited for that request to commit."""
-    earlier = IncidentRepository(ctx.session).idempotency_key(key)
-    if earlier is None or earlier.incident_id is None:
+    repo = IncidentRepository(ctx.session)
+    claim, earlier = repo.idempotency_key(key), repo.by_idempotency_key(key)
+    if claim is None or earlier is None:  # claim and incident commit together: only a concurrent rollback gets here
         raise Conflict(f"idempotency key {key!r} is in use by a request that failed; retry it")
-    if earlier.request_hash != request_hash:
+    if claim.request_hash != request_hash:
         raise Conflict(
             f"idempotency key {key!r} was used for a different request; use a new key for a new call",
-            incident_id=earlier.incident_id,
+            incident_id=earlier.id,
         )
-    return get_incident(ctx, earlier.incident_id)
+    return earlier
 
 
 def _number(ctx: Ctx, prefix: str, taken_at: datetime) -> str:
