@@ -7,7 +7,7 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,7 +22,7 @@ from tests.conftest import Clock
 from precinct.platform.config import Settings
 from precinct.platform.context import Ctx
 from precinct.platform.db import Database
-from precinct.platform.events import emit
+from precinct.platform.events import emit, prune_outbox
 from precinct.web.app import create_app
 
 NATS_URL = os.environ.get("PRECINCT_TEST_NATS_URL", "nats://127.0.0.1:4222")
@@ -152,3 +152,21 @@ def _delete_stream(name: str) -> None:
             await connection.close()
 
     asyncio.run(delete())
+
+
+def test_old_events_are_pruned_after_the_retention(
+    client: TestClient, ctx_factory: Callable[[], Any], clock: Clock, settings: Settings
+) -> None:
+    old = create_incident(client)
+    clock.advance(8 * 86_400)  # past the default 7 days
+    new = create_incident(client)
+    with ctx_factory() as ctx:
+        unrelayed = Ctx(session=ctx.session, settings=settings.model_copy(update={"event_bus": "nats"}), clock=clock,
+                        actor="test")  # fmt: skip
+        assert prune_outbox(unrelayed) == 0  # with NATS on, an event the relay has not sent yet stays
+        assert prune_outbox(ctx) == 1
+        assert prune_outbox(ctx) == 0
+    with client.websocket_connect("/ws/events?after=0") as ws:
+        ws.receive_json()
+        assert next_event(ws)["payload"]["id"] == new["id"]
+    assert client.get(f"/api/incidents/{old['id']}/history").json()["events"]  # the timeline keeps the history

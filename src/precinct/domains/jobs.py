@@ -1,8 +1,9 @@
-"""Every background job of every domain, for a job runner (each API worker's, or ``precinct worker``)."""
+"""Every background job, for a job runner (each API worker's, or ``precinct worker``)."""
 
 from __future__ import annotations
 
 from precinct.domains.incidents import service as incidents
+from precinct.platform.events import prune_outbox
 from precinct.platform.jobs import Job
 
-JOBS: tuple[Job, ...] = (incidents.flag_overdue_orders,)
+JOBS: tuple[Job, ...] = (incidents.flag_overdue_orders, prune_outbox)

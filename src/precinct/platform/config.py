@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     )
     run_jobs: bool = Field(default=True, description="Run the background jobs in each API worker")
     job_interval_s: float = Field(default=5.0, gt=0, le=3600, description="How often the background jobs run")
+    outbox_retention_days: int = Field(
+        default=7, ge=1, le=3650, description="How long sent events stay for pages that reconnect and catch up"
+    )
     event_bus: Literal["local", "nats"] = Field(
         default="local", description="How events reach every worker: each reads the outbox, or through NATS JetStream"
     )

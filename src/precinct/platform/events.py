@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Index, String, bindparam, event, insert, or_, select, update
+from sqlalchemy import Index, String, bindparam, delete, event, insert, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from precinct.platform.context import Ctx
@@ -100,6 +100,23 @@ def unpublished(session: Session, limit: int = 500) -> list[Event]:
 
 
 _MARK = update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True))).values(published_at=bindparam("at"))
+
+
+_PRUNE_BATCH = 5000
+
+
+def prune_outbox(ctx: Ctx) -> int:
+    """A job: delete events older than ``outbox_retention_days`` (the timeline keeps the history; the outbox only
+    lets pages catch up), a batch at a time; an unpublished row waits for the relay while the NATS bus is on.
+    Returns how many went."""
+    cutoff = ctx.now() - timedelta(days=ctx.settings.outbox_retention_days)
+    old = select(_OUTBOX.c.id).where(_OUTBOX.c.created_at < cutoff).order_by(_OUTBOX.c.id).limit(_PRUNE_BATCH)
+    if ctx.settings.event_bus == "nats":
+        old = old.where(_OUTBOX.c.published_at.is_not(None))
+    ids = list(ctx.session.scalars(old))
+    if ids:
+        ctx.session.execute(delete(_OUTBOX).where(_OUTBOX.c.id.in_(ids)))
+    return len(ids)
 
 
 def mark_published(session: Session, ids: Sequence[int], at: datetime) -> None:
