@@ -36,8 +36,12 @@ def console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 160)
 
 
-def missing_data() -> list[Path]:
-    return [p for p in (DISTRICTS_ZIP, CALLS_ZIP, CALL_MAPPING) if not p.is_file()]
+def data_present(out: Console) -> bool:
+    """Whether the shared data the benchmarks read is there; if not, say which files are missing."""
+    missing = [p for p in (DISTRICTS_ZIP, CALLS_ZIP, CALL_MAPPING) if not p.is_file()]
+    if missing:
+        out.print(f"[red]shared data not found: {', '.join(map(str, missing))}[/red]")
+    return not missing
 
 
 def parse_backends(text: str) -> list[str]:

@@ -28,9 +28,9 @@ from _common import (
     CALLS_ZIP,
     FreshDatabases,
     console,
+    data_present,
     fresh_databases,
     machine,
-    missing_data,
     parse_backends,
     settings_for,
 )
@@ -180,9 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=argparse.FileType("w"), help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     out = console()
-    missing = missing_data()
-    if missing:
-        out.print(f"[red]shared data not found: {', '.join(map(str, missing))}[/red]")
+    if not data_present(out):
         return 2
 
     timings: list[Timing] = []

@@ -43,11 +43,11 @@ from _common import (
     CALLS_ZIP,
     REPO_ROOT,
     console,
+    data_present,
     describe_url,
     fresh_databases,
     latency_ms,
     machine,
-    missing_data,
     parse_backends,
 )
 
@@ -531,9 +531,7 @@ def print_table(rows: list[Row]) -> None:
 
 def conduct(args: argparse.Namespace) -> int:
     out = console()
-    missing = missing_data()
-    if missing:
-        out.print(f"[red]shared data not found: {', '.join(map(str, missing))}[/red]")
+    if not data_present(out):
         return 2
     configurations = []
     for backend in parse_backends(args.backends):

@@ -33,7 +33,7 @@ import nats
 import websockets
 from rich.table import Table
 
-from _common import console, describe_url, fresh_databases, latency_ms, machine, missing_data, settings_for
+from _common import console, data_present, describe_url, fresh_databases, latency_ms, machine, settings_for
 from incident_http import RawClient, Server
 
 TARGET_P99_MS = 100.0
@@ -185,9 +185,7 @@ async def _delete_stream(name: str) -> None:
 
 def conduct(args: argparse.Namespace) -> int:
     out = console()
-    missing = missing_data()
-    if missing:
-        out.print(f"[red]shared data not found: {', '.join(map(str, missing))}[/red]")
+    if not data_present(out):
         return 2
     rows = []
     configs = [(c.split(":")[0], int(c.split(":")[1])) for c in args.configs.split(",") if c.strip()]

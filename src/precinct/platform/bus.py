@@ -30,7 +30,14 @@ from nats.js.api import DeliverPolicy, StreamConfig
 
 from precinct.platform.config import Settings
 from precinct.platform.db import Database
-from precinct.platform.events import Event, events_after, mark_published, on_events_committed, unpublished
+from precinct.platform.events import (
+    RELAY_BATCH,
+    Event,
+    events_after,
+    mark_published,
+    on_events_committed,
+    unpublished,
+)
 
 log = logging.getLogger("precinct.bus")
 
@@ -219,7 +226,7 @@ class EventHub:
                 if pending:
                     ids = [e.id for e in pending]
                     await asyncio.to_thread(self._mark, ids)
-                    if len(pending) >= 500:
+                    if len(pending) >= RELAY_BATCH:
                         continue  # more are waiting
             except Exception:  # NATS or the database is away for a moment: try again at the next wake
                 log.exception("relaying the outbox failed")

@@ -93,7 +93,10 @@ def events_after(
     return _events(session.execute(query).all())
 
 
-def unpublished(session: Session, limit: int = 500) -> list[Event]:
+RELAY_BATCH = 500
+
+
+def unpublished(session: Session, limit: int = RELAY_BATCH) -> list[Event]:
     """Events not yet handed to the bus, oldest first."""
     query = select(*_COLUMNS).where(_OUTBOX.c.published_at.is_(None)).order_by(_OUTBOX.c.id).limit(limit)
     return _events(session.execute(query).all())

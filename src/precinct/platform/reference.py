@@ -57,9 +57,8 @@ _READINGS: dict[str, _Reading] = {}
 _LOCK = threading.Lock()
 
 
-def revision(ctx: Ctx, name: str) -> int:
+def _revision(ctx: Ctx, database: str, name: str) -> int:
     """The revision of one kind of reference data (0 before its first change), at most ``reference_check_s`` old."""
-    database = _database_key(ctx.session)
     reading = _READINGS.get(database)
     if reading is None or time.monotonic() - reading.at >= ctx.settings.reference_check_s:
         rows = ctx.session.connection().execute(_READ)
@@ -98,7 +97,8 @@ class ReferenceCache(Generic[T]):
     def get(self, ctx: Ctx, build: Callable[[], T]) -> T:
         if self.name in ctx.session.info.get(_CHANGED, ()):
             return build()
-        key = (_database_key(ctx.session), revision(ctx, self.name))
+        database = _database_key(ctx.session)
+        key = (database, _revision(ctx, database, self.name))
         with self._lock:
             built = self._built.get(key)
             if built is None:
