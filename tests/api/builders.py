@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import socket
 import threading
 import time
@@ -9,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import nats
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -88,3 +91,18 @@ def serving(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def delete_nats_stream(url: str, name: str) -> None:
+    """Remove a test's JetStream stream from the shared NATS server."""
+
+    async def delete() -> None:
+        connection = await nats.connect(url)
+        try:
+            await connection.jetstream().delete_stream(name)
+        finally:
+            await connection.close()
+
+    # In a thread of its own: a test driving a browser already runs an event loop in this one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, delete()).result()

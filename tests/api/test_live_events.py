@@ -3,7 +3,6 @@ the outbox, or NATS JetStream), and a page that reconnects catches up on what it
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 import uuid
@@ -11,12 +10,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import nats
 import pytest
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
-from tests.api.builders import create_incident, create_unit, dispatch
+from tests.api.builders import create_incident, create_unit, delete_nats_stream, dispatch
 from tests.conftest import Clock
 
 from precinct.platform.config import Settings
@@ -140,18 +138,7 @@ def test_two_workers_through_nats_jetstream(settings: Settings, clock: Clock) ->
             assert pending == 0  # every row handed to the stream is marked
         finally:
             db.dispose()
-    _delete_stream(over_nats.nats_stream)
-
-
-def _delete_stream(name: str) -> None:
-    async def delete() -> None:
-        connection = await nats.connect(NATS_URL)
-        try:
-            await connection.jetstream().delete_stream(name)
-        finally:
-            await connection.close()
-
-    asyncio.run(delete())
+    delete_nats_stream(NATS_URL, over_nats.nats_stream)
 
 
 def test_old_events_are_pruned_after_the_retention(

@@ -57,5 +57,8 @@ class Settings(BaseSettings):
     nats_url: str = Field(default="nats://127.0.0.1:4222", description="The NATS server, with event_bus=nats")
     nats_stream: str = Field(default="PRECINCT", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="JetStream stream")
     nats_subject_prefix: str = Field(default="precinct", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    web_modules_dir: Path = Field(
+        default=Path("node_modules"), description="Where npm put the pages' map and chart libraries (scripts/setup)"
+    )
     worker_threads: int = Field(default=40, ge=1, le=1000, description="Threads serving requests in each worker")
     log_sql: bool = False

@@ -15,7 +15,7 @@ import swagger_ui_bundle
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,6 +27,7 @@ from precinct.domains.jobs import JOBS
 from precinct.domains.orgs import service as orgs
 from precinct.domains.orgs.router import router as orgs_router
 from precinct.domains.roads import service as roads
+from precinct.domains.roads.router import router as roads_router
 from precinct.domains.units.router import router as units_router
 from precinct.platform.bus import EventHub
 from precinct.platform.config import Settings
@@ -36,6 +37,7 @@ from precinct.platform.errors import PrecinctError
 from precinct.platform.http import AppState
 from precinct.platform.jobs import JobRunner
 from precinct.web.live import router as live_router
+from precinct.web.pages import install_pages
 
 log = logging.getLogger("precinct")
 
@@ -58,7 +60,15 @@ def create_app(
     )
     app.state.precinct = AppState(db=db, settings=settings, clock=clock)
     app.state.hub = EventHub(db, settings, clock)
-    for router in (orgs_router, incidents_router, units_router, dispatch_router, analytics_router, live_router):
+    for router in (
+        orgs_router,
+        incidents_router,
+        units_router,
+        dispatch_router,
+        roads_router,
+        analytics_router,
+        live_router,
+    ):
         app.include_router(router)
 
     @app.get("/health", tags=["system"], summary="Liveness and database check")
@@ -79,10 +89,7 @@ def create_app(
             swagger_favicon_url="/static/swagger/favicon-32x32.png",
         )
 
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
-
+    install_pages(app, settings)
     _install_error_handlers(app)
     app.add_middleware(_Limits, max_body_bytes=settings.max_request_bytes)
     return app

@@ -219,11 +219,15 @@ class IncidentRepository:
         )
         return self.session.scalars(query).all()
 
-    def dispatches_in_status(self, statuses: Sequence[str], org_ids: Sequence[int] | None) -> Sequence[Dispatch]:
+    def dispatches_in_status(
+        self, statuses: Sequence[str], org_ids: Sequence[int] | None, unit_id: int | None = None
+    ) -> Sequence[Dispatch]:
         query = select(Dispatch).where(Dispatch.status.in_(statuses))
         if org_ids is not None:
             query = query.join(Incident, Incident.id == Dispatch.incident_id).where(Incident.org_id.in_(org_ids))
-        return self.session.scalars(query).all()
+        if unit_id is not None:
+            query = query.where(Dispatch.unit_id == unit_id)
+        return self.session.scalars(query.order_by(Dispatch.id)).all()
 
     def orders_since(self, since: datetime) -> dict[int, int]:
         rows = self.session.execute(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Header, Query, Response, status
 
@@ -32,14 +32,21 @@ router = PrecinctRouter(prefix="/api", tags=["incidents"])
 
 IncidentState = Literal["received", "dispatched", "en_route", "on_scene", "cleared", "closed", "merged"]
 
+
+def _key_header(description: str) -> Any:
+    return Header(
+        alias="Idempotency-Key", min_length=8, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$", description=description
+    )
+
+
 IdempotencyKey = Annotated[
+    str | None, _key_header("A retry with the same key returns the same incident, never a second one")
+]
+StepKey = Annotated[
     str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=8,
-        max_length=128,
-        pattern=r"^[A-Za-z0-9._:\-]+$",
-        description="A retry with the same key returns the same incident, never a second one",
+    _key_header(
+        "A retry with the same key (a terminal resending what it did offline) returns the order instead of "
+        "refusing a step already taken"
     ),
 ]
 
@@ -190,6 +197,19 @@ def dispatch_unit(ctx: CtxDep, incident_id: BigIdPath, body: DispatchCreate) -> 
 
 
 @router.get(
+    "/dispatches",
+    response_model=list[DispatchOut],
+    responses=errors(422),
+    summary="Open orders (not yet cleared or ended), of every unit or of one",
+)
+def list_open_dispatches(
+    ctx: CtxDep,
+    unit_id: Annotated[int | None, Query(ge=1, le=SMALL_ID_MAX, description="Only this unit's orders")] = None,
+) -> list[DispatchOut]:
+    return [dispatch_out(o) for o in service.open_orders(ctx, None, unit_id)]
+
+
+@router.get(
     "/dispatches/{dispatch_id}",
     response_model=DispatchOut,
     responses=errors(404),
@@ -205,8 +225,10 @@ def get_dispatch(ctx: CtxDep, dispatch_id: BigIdPath) -> DispatchOut:
     responses=errors(404, 409, 422),
     summary="File the feedback record (反馈单)",
 )
-def file_feedback(ctx: CtxDep, dispatch_id: BigIdPath, body: FeedbackCreate) -> DispatchOut:
-    return dispatch_out(service.file_feedback(ctx, dispatch_id, body))
+def file_feedback(
+    ctx: CtxDep, dispatch_id: BigIdPath, body: FeedbackCreate, idempotency_key: StepKey = None
+) -> DispatchOut:
+    return dispatch_out(service.file_feedback(ctx, dispatch_id, body, idempotency_key))
 
 
 @router.post(
@@ -215,5 +237,7 @@ def file_feedback(ctx: CtxDep, dispatch_id: BigIdPath, body: FeedbackCreate) -> 
     responses=errors(404, 409, 422),
     summary="Move an order one step: acknowledge (签收), depart, arrive, clear, return (退单), cancel",
 )
-def step_dispatch(ctx: CtxDep, dispatch_id: BigIdPath, action: DispatchAction, body: DispatchStep) -> DispatchOut:
-    return dispatch_out(service.step_dispatch(ctx, dispatch_id, action, body.reason))
+def step_dispatch(
+    ctx: CtxDep, dispatch_id: BigIdPath, action: DispatchAction, body: DispatchStep, idempotency_key: StepKey = None
+) -> DispatchOut:
+    return dispatch_out(service.step_dispatch(ctx, dispatch_id, action, body.reason, idempotency_key))

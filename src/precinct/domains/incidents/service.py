@@ -330,8 +330,19 @@ _STEP_EVENTS = {
 }
 
 
-def step_dispatch(ctx: Ctx, dispatch_id: int, action: DispatchAction, reason: str | None = None) -> Dispatch:
-    """Move an order one step (签收, 出警, 到场, 处置完毕, 退单, 取消); an illegal step names the allowed ones."""
+def step_dispatch(
+    ctx: Ctx,
+    dispatch_id: int,
+    action: DispatchAction,
+    reason: str | None = None,
+    idempotency_key: str | None = None,
+) -> Dispatch:
+    """Move an order one step (签收, 出警, 到场, 处置完毕, 退单, 取消); an illegal step names the allowed ones.
+
+    With an idempotency key (a terminal sending what it queued offline), a repeat of the same step returns the
+    order as it is now instead of refusing a step already taken."""
+    if idempotency_key is not None and not _claim_step(ctx, idempotency_key, dispatch_id, action.value, reason):
+        return get_dispatch(ctx, dispatch_id)
     order = get_dispatch(ctx, dispatch_id, for_update=True)
     incident = get_incident(ctx, order.incident_id, for_update=True)
     try:
@@ -352,8 +363,12 @@ def step_dispatch(ctx: Ctx, dispatch_id: int, action: DispatchAction, reason: st
     return order
 
 
-def file_feedback(ctx: Ctx, dispatch_id: int, feedback: FeedbackCreate) -> Dispatch:
-    """The unit's feedback record (反馈单), once, when it is on scene or has cleared."""
+def file_feedback(ctx: Ctx, dispatch_id: int, feedback: FeedbackCreate, idempotency_key: str | None = None) -> Dispatch:
+    """The unit's feedback record (反馈单), once, when it is on scene or has cleared (a repeat with the same
+    idempotency key returns the order)."""
+    payload = json.dumps(feedback.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    if idempotency_key is not None and not _claim_step(ctx, idempotency_key, dispatch_id, "feedback", payload):
+        return get_dispatch(ctx, dispatch_id)
     order = get_dispatch(ctx, dispatch_id, for_update=True)
     if order.status not in ("on_scene", "cleared"):
         raise IllegalTransition(
@@ -376,6 +391,20 @@ def file_feedback(ctx: Ctx, dispatch_id: int, feedback: FeedbackCreate) -> Dispa
     _record(ctx, incident, "feedback_filed", order, **feedback.model_dump(exclude={"text"}))
     emit(ctx, "dispatch.updated", _order_summary(order))
     return order
+
+
+def _claim_step(ctx: Ctx, key: str, dispatch_id: int, what: str, detail: str | None) -> bool:
+    """Take ``key`` for this step of this order; False when an earlier request with the key made the same step
+    (it committed: the claim waited for it), a ``Conflict`` when the key was used for something else."""
+    canonical = json.dumps([dispatch_id, what, detail], ensure_ascii=False)
+    request_hash = hashlib.sha256(canonical.encode()).hexdigest()
+    repo = IncidentRepository(ctx.session)
+    if repo.claim_key(key, request_hash, ctx.now()):
+        return True
+    claim = repo.idempotency_key(key)
+    if claim is None or claim.request_hash != request_hash:
+        raise Conflict(f"idempotency key {key!r} was used for a different request; use a new key for a new action")
+    return False
 
 
 def flag_overdue_orders(ctx: Ctx, limit: int = 200) -> list[Dispatch]:
@@ -405,8 +434,9 @@ def get_dispatch(ctx: Ctx, dispatch_id: int, *, for_update: bool = False) -> Dis
     return order
 
 
-def open_orders(ctx: Ctx, org_ids: Sequence[int] | None) -> Sequence[Dispatch]:
-    return IncidentRepository(ctx.session).dispatches_in_status(sorted(OPEN_DISPATCH_STATUSES), org_ids)
+def open_orders(ctx: Ctx, org_ids: Sequence[int] | None, unit_id: int | None = None) -> Sequence[Dispatch]:
+    """Orders not yet cleared or ended (of one unit: what its terminal shows), oldest first."""
+    return IncidentRepository(ctx.session).dispatches_in_status(sorted(OPEN_DISPATCH_STATUSES), org_ids, unit_id)
 
 
 def orders_today_by_unit(ctx: Ctx) -> dict[int, int]:
@@ -467,6 +497,7 @@ def _summary(incident: Incident) -> dict[str, Any]:
         "org_id": incident.org_id,
         "lon": incident.lon,
         "lat": incident.lat,
+        "called_at": incident.called_at.isoformat(),
     }
 
 
@@ -476,6 +507,8 @@ def _order_summary(order: Dispatch) -> dict[str, Any]:
         "incident_id": order.incident_id,
         "unit_id": order.unit_id,
         "status": order.status,
+        "unit_status": units.STATUS_FOR_ORDER.get(order.status, "available"),
+        "overdue": order.overdue_at is not None,
     }
 
 

@@ -3,6 +3,8 @@ graph from its cache (built once, loaded in well under a second afterwards)."""
 
 from __future__ import annotations
 
+import gzip
+import json
 import threading
 from pathlib import Path
 
@@ -10,11 +12,13 @@ from sqlalchemy import select, update
 
 from precinct.core.routing import RoadGraph, RoutingError, load_or_build
 from precinct.core.routing.cache import file_sha256
+from precinct.core.routing.drawing import road_polylines
 from precinct.domains.roads.models import RoadNetwork
 from precinct.platform.context import Ctx
 from precinct.platform.errors import Conflict, InvalidInput
 
 _GRAPHS: dict[str, RoadGraph] = {}
+_DRAWINGS: dict[str, bytes] = {}
 _LOCK = threading.Lock()
 
 
@@ -66,3 +70,27 @@ def active_graph(ctx: Ctx) -> tuple[RoadNetwork, RoadGraph]:
         with _LOCK:
             _GRAPHS[network.source_sha256] = graph
     return network, graph
+
+
+def road_lines_geojson_gzip(ctx: Ctx) -> bytes:
+    """The active network's roads as a gzipped GeoJSON FeatureCollection of one MultiLineString (coordinates to
+    about a metre), built once per network and process: what a map draws under the incidents."""
+    network, graph = active_graph(ctx)
+    with _LOCK:
+        drawing = _DRAWINGS.get(network.source_sha256)
+    if drawing is None:
+        lines = [[[round(lon, 5), round(lat, 5)] for lon, lat in line.tolist()] for line in road_polylines(graph)]
+        collection = {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "geometry": {"type": "MultiLineString", "coordinates": lines},
+                    "properties": {"network": network.name},
+                }
+            ],
+        }
+        drawing = gzip.compress(json.dumps(collection, separators=(",", ":")).encode(), compresslevel=6)
+        with _LOCK:
+            _DRAWINGS[network.source_sha256] = drawing
+    return drawing

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from precinct.domains.orgs import service as orgs
 from precinct.domains.units.models import UNIT_KINDS, Unit
 from precinct.domains.units.repository import UnitRepository
 from precinct.platform.context import Ctx
 from precinct.platform.errors import Conflict, InvalidInput, NotFound
+from precinct.platform.events import emit
 
 # The unit status each order state puts a unit in.
 STATUS_FOR_ORDER = {
@@ -76,6 +78,7 @@ def set_duty(ctx: Ctx, unit_id: int, on_duty: bool) -> Unit:
     unit.status = "available" if on_duty else "off_duty"
     unit.updated_at = ctx.now()
     ctx.session.flush()
+    emit(ctx, "unit.updated", unit_summary(unit))
     return unit
 
 
@@ -83,7 +86,21 @@ def report_position(ctx: Ctx, unit_id: int, lon: float, lat: float) -> Unit:
     unit = get_unit(ctx, unit_id, for_update=True)
     _set_position(unit, lon, lat, ctx)
     ctx.session.flush()
+    emit(ctx, "unit.moved", unit_summary(unit))
     return unit
+
+
+def unit_summary(unit: Unit) -> dict[str, Any]:
+    """What the live pages need to redraw a unit (no personal data)."""
+    return {
+        "unit_id": unit.id,
+        "call_sign": unit.call_sign,
+        "status": unit.status,
+        "on_duty": unit.on_duty,
+        "lon": unit.lon,
+        "lat": unit.lat,
+        "position_at": unit.position_at.isoformat() if unit.position_at else None,
+    }
 
 
 def _set_position(unit: Unit, lon: float, lat: float, ctx: Ctx) -> None:

@@ -1,0 +1,269 @@
+// The officer terminal (背包警务): a unit's pushed orders with address, narrative and route; acknowledge (签收),
+// depart, arrive, feedback, clear. Actions taken without a connection wait in this browser and are sent once when
+// it is back (each carries an Idempotency-Key, so a resend after a lost reply is harmless).
+
+import { api, ApiError, newKey } from "./api.js";
+import { el, toast } from "./dom.js";
+import { installLanguageSwitch, t, translate, typeName } from "./i18n.js";
+import { LiveFeed } from "./live.js";
+import { createMap, EMPTY, points } from "./map.js";
+
+// The forward steps a terminal offers, and the order state each one leads to.
+const NEXT = {
+  ordered: ["acknowledge", "acknowledged"],
+  acknowledged: ["depart", "en_route"],
+  en_route: ["arrive", "on_scene"],
+  on_scene: ["clear", "cleared"],
+};
+const OUTCOMES = ["resolved", "mediated", "case_opened", "referred", "false_alarm", "no_trace"];
+const OPEN_ORDER = new Set(Object.keys(NEXT));
+
+const $ = (selector) => document.querySelector(selector);
+const alerts = $("#alerts");
+const unitId = Number(new URLSearchParams(location.search).get("unit")) || null;
+const queueKey = `precinct.terminal.queue.${unitId}`;
+const state = { unit: null, orders: new Map(), details: new Map(), types: new Map() };
+let map = null;
+
+translate();
+installLanguageSwitch($("#lang"));
+if (unitId === null) chooseUnit();
+else start();
+
+async function chooseUnit() {
+  $("#choose").hidden = false;
+  const units = await api("/api/units");
+  $("#unit-choices").replaceChildren(
+    ...units.map((unit) => el("li", {}, el("a", { href: `/terminal?unit=${unit.id}` }, `${unit.call_sign} · ${t(`status.${unit.status}`)}`))),
+  );
+}
+
+async function start() {
+  $("#main").hidden = false;
+  $("#send-position").addEventListener("click", sendPosition);
+  window.addEventListener("online", flush);
+  setInterval(flush, 3000);
+  showQueued();
+  map = await createMap("map", { dark: false }).catch(() => null);
+  new LiveFeed({
+    unitId,
+    onEvent,
+    onStatus: (online) => {
+      const live = $("#live");
+      live.classList.toggle("off", !online);
+      live.textContent = t(online ? "live.online" : "live.offline");
+      if (online) flush();
+    },
+    onReady: load,
+  }).start();
+}
+
+async function load() {
+  const [unit, orders, types] = await Promise.all([
+    api(`/api/units/${unitId}`),
+    api(`/api/dispatches?unit_id=${unitId}`),
+    api("/api/incident-types"),
+  ]);
+  state.unit = unit;
+  for (const type of types) state.types.set(type.code, type);
+  $("#call-sign").textContent = unit.call_sign;
+  document.title = `${unit.call_sign} · precinct`;
+  for (const order of orders) state.orders.set(order.id, order);
+  await Promise.all(orders.map((order) => loadDetails(order)));
+  applyQueued();
+  render();
+  document.body.dataset.ready = "true";
+}
+
+async function loadDetails(order) {
+  if (state.details.has(order.incident_id)) return;
+  const [incident, route] = await Promise.all([
+    api(`/api/incidents/${order.incident_id}`),
+    api(`/api/incidents/${order.incident_id}/route?unit_id=${unitId}`).catch(() => null),
+  ]);
+  state.details.set(order.incident_id, { incident, route });
+}
+
+async function onEvent(event) {
+  const payload = event.payload;
+  if (event.topic === "dispatch.ordered") {
+    state.orders.set(payload.id, { ...payload, feedback_at: null });
+    await loadDetails(payload).catch((error) => console.warn(error));
+    toast(alerts, t("terminal.new_order"), { kind: "alarm" });
+    navigator.vibrate?.(300);
+  } else if (event.topic === "dispatch.updated" || event.topic === "dispatch.overdue") {
+    const known = state.orders.get(payload.id);
+    if (known) state.orders.set(payload.id, { ...known, status: payload.status });
+    applyQueued();
+  } else if (event.topic === "unit.moved" || event.topic === "unit.updated") {
+    state.unit = { ...state.unit, ...payload };
+  } else {
+    return;
+  }
+  render();
+}
+
+// --- drawing -----------------------------------------------------------------------------------------------------
+
+function render() {
+  const open = [...state.orders.values()].filter((order) => OPEN_ORDER.has(order.status));
+  $("#orders").replaceChildren(...open.map(orderCard));
+  $("#no-orders").hidden = open.length > 0;
+  if (!map) return;
+  const first = open[0] && state.details.get(open[0].incident_id);
+  map.getSource("route").setData(first?.route ?? EMPTY);
+  map.getSource("incidents").setData(
+    points(open.map((o) => state.details.get(o.incident_id)?.incident).filter(Boolean), (i) => ({
+      id: i.id,
+      priority: i.priority,
+      status: i.status,
+      awaiting: false,
+      overdue: false,
+      selected: true,
+    })),
+  );
+  map.getSource("units").setData(points(state.unit ? [state.unit] : [], (u) => ({ status: u.status, highlight: true })));
+}
+
+function orderCard(order) {
+  const details = state.details.get(order.incident_id);
+  const incident = details?.incident;
+  const route = details?.route?.properties;
+  const next = NEXT[order.status];
+  return el(
+    "article",
+    { className: `card order ${order.status}`, dataset: { order: order.id } },
+    el("h2", {}, incident ? `${typeName(state.types.get(incident.type_code))}` : `#${order.incident_id}`),
+    el("p", { className: "state" }, t(`status.${order.status}`)),
+    incident ? el("p", { className: "number" }, incident.number) : "",
+    incident?.address ? el("p", { className: "address" }, incident.address) : "",
+    incident?.narrative ? el("p", { className: "narrative" }, incident.narrative) : "",
+    route ? el("p", { className: "route" }, t("terminal.route", { min: (route.eta_s / 60).toFixed(1), km: (route.distance_m / 1000).toFixed(1) })) : "",
+    order.status === "on_scene" && !order.feedback_at ? feedbackForm(order) : "",
+    next
+      ? el(
+          "button",
+          { type: "button", className: `wide step ${next[0]}`, dataset: { action: next[0] }, onclick: () => step(order, next[0]) },
+          t(`terminal.${next[0]}`),
+        )
+      : "",
+  );
+}
+
+function feedbackForm(order) {
+  const outcome = el("select", { name: "outcome_code" }, OUTCOMES.map((code) => el("option", { value: code }, t(`outcome.${code}`))));
+  const helped = el("input", { name: "people_helped", type: "number", min: 0, value: 0 });
+  const casualties = el("input", { name: "casualties", type: "number", min: 0, value: 0 });
+  const text = el("textarea", { name: "text", rows: 2, maxlength: 4000 });
+  return el(
+    "form",
+    {
+      className: "feedback",
+      onsubmit: (event) => {
+        event.preventDefault();
+        const body = {
+          outcome_code: outcome.value,
+          people_helped: Number(helped.value) || 0,
+          casualties: Number(casualties.value) || 0,
+          text: text.value,
+        };
+        enqueue({ path: `/api/dispatches/${order.id}/feedback`, body, orderId: order.id, feedback: true });
+      },
+    },
+    el("h3", {}, t("terminal.feedback")),
+    el("label", {}, t("terminal.outcome"), outcome),
+    el("label", {}, t("terminal.people_helped"), helped),
+    el("label", {}, t("terminal.casualties"), casualties),
+    el("label", {}, t("terminal.feedback_text"), text),
+    el("button", { type: "submit", className: "wide" }, t("terminal.send_feedback")),
+  );
+}
+
+// --- actions and the offline queue ------------------------------------------------------------------------------
+
+function step(order, action) {
+  enqueue({ path: `/api/dispatches/${order.id}/${action}`, body: {}, orderId: order.id, action });
+}
+
+function readQueue() {
+  return JSON.parse(localStorage.getItem(queueKey) || "[]");
+}
+
+function writeQueue(queue) {
+  localStorage.setItem(queueKey, JSON.stringify(queue));
+  showQueued();
+}
+
+function enqueue(action) {
+  writeQueue([...readQueue(), { ...action, key: newKey(`u${unitId}`) }]);
+  applyQueued();
+  render();
+  flush();
+}
+
+// What the queued actions will do, shown at once: an officer who acknowledged offline sees it acknowledged.
+function applyQueued() {
+  for (const action of readQueue()) {
+    const order = state.orders.get(action.orderId);
+    if (!order) continue;
+    if (action.feedback) order.feedback_at = "pending";
+    else if (NEXT[order.status]?.[0] === action.action) order.status = NEXT[order.status][1];
+  }
+}
+
+let flushing = false;
+async function flush() {
+  if (flushing) return;
+  flushing = true;
+  try {
+    let queue = readQueue();
+    const hadQueue = queue.length > 0;
+    while (queue.length) {
+      const [action] = queue;
+      try {
+        const order = await api(action.path, { method: "POST", body: action.body, headers: { "Idempotency-Key": action.key } });
+        const known = state.orders.get(order.id);
+        if (known) state.orders.set(order.id, { ...known, ...order });
+      } catch (error) {
+        if (!(error instanceof ApiError) || error.status >= 500) return; // no connection: keep it for later
+        toast(alerts, t("terminal.refused", { message: error.message }), { kind: "alarm" });
+      }
+      queue = readQueue().slice(1);
+      writeQueue(queue);
+    }
+    if (hadQueue) toast(alerts, t("terminal.sent"));
+    applyQueued();
+    render();
+  } finally {
+    flushing = false;
+  }
+}
+
+function showQueued() {
+  const count = readQueue().length;
+  const queued = $("#queued");
+  queued.hidden = count === 0;
+  queued.textContent = t("terminal.queued", { count });
+}
+
+// --- position ----------------------------------------------------------------------------------------------------
+
+function sendPosition() {
+  if (!navigator.geolocation) return;
+  navigator.geolocation.getCurrentPosition(
+    async (position) => {
+      try {
+        state.unit = await api(`/api/units/${unitId}/position`, {
+          method: "PUT",
+          body: { lon: position.coords.longitude, lat: position.coords.latitude },
+        });
+        toast(alerts, t("terminal.position_sent"));
+        render();
+      } catch (error) {
+        toast(alerts, t("common.error", { message: error.message }), { kind: "alarm" });
+      }
+    },
+    (error) => toast(alerts, t("common.error", { message: error.message }), { kind: "alarm" }),
+    { enableHighAccuracy: true, timeout: 10_000 },
+  );
+}

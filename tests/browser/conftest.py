@@ -1,0 +1,73 @@
+"""Browser tests: Debian's chromium driven by Playwright, against precinct served over real HTTP and WebSockets
+(uvicorn in a thread, or real server processes where a test needs two workers or a server that goes away)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from tests.api.builders import serving
+from tests.conftest import PORTLAND_ROADS, REPO_ROOT, need_data
+
+from precinct.domains.roads import service as roads
+from precinct.platform.config import Settings
+from precinct.platform.db import Database
+from precinct.web.app import create_app
+
+CHROMIUM = os.environ.get("PRECINCT_CHROMIUM", "/usr/bin/chromium")
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).is_file() and shutil.which(CHROMIUM) is None:
+        message = f"no chromium at {CHROMIUM}: scripts/setup --browser installs Debian's chromium"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    if not (REPO_ROOT / "node_modules" / "maplibre-gl").is_dir():
+        pytest.fail("node_modules/maplibre-gl is missing: scripts/setup runs npm ci")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--use-angle=swiftshader"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def open_page(browser: Browser) -> Iterator[Callable[..., Page]]:
+    """Open a page in a context of its own (a second officer, a second screen); errors in its scripts fail the test."""
+    contexts = []
+    errors: list[str] = []
+
+    def open_(url: str, **options: Any) -> Page:
+        context = browser.new_context(**options)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(f"{url}: {error}"))
+        page.set_default_timeout(10_000)
+        page.goto(url)
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+    assert not errors, errors
+
+
+@pytest.fixture
+def with_roads(ctx_factory: Callable[[], Any]) -> None:
+    need_data(PORTLAND_ROADS)
+    with ctx_factory() as ctx:
+        roads.import_roads(ctx, PORTLAND_ROADS, name="Portland central")
+
+
+@pytest.fixture
+def site(settings: Settings, db: Database, with_roads: None) -> Iterator[str]:
+    """precinct on a free port, on the test database, with the central Portland roads."""
+    with serving(create_app(settings, db=db)) as url:
+        yield url

@@ -1,0 +1,144 @@
+"""The command screen and the officer terminal in a real browser: a call appears, a click sends a unit, the
+terminal acknowledges, and the screen sees it; across two workers joined by NATS; through a lost connection."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Callable
+
+import httpx
+from playwright.sync_api import Page, expect
+from tests.api.builders import DOWNTOWN, delete_nats_stream
+from tests.browser.servers import add_unit, free_port, server_process, take_call
+
+from precinct.platform.config import Settings
+
+NEAR = (-122.6740, 45.5240)  # a few blocks from DOWNTOWN, on a road
+PHONE = {"viewport": {"width": 400, "height": 800}}
+NATS_URL = os.environ.get("PRECINCT_TEST_NATS_URL", "nats://127.0.0.1:4222")
+OFFLINE = re.compile(r"\boff\b")
+
+
+def live(page: Page) -> Page:
+    """The page once connected to the live feed and loaded."""
+    expect(page.locator("body[data-ready]")).to_be_attached()
+    expect(page.locator("#live")).not_to_have_class(OFFLINE)
+    return page
+
+
+def dispatch_with_a_click(command: Page, incident_id: int, unit_id: int) -> None:
+    command.locator(f'#queue tr[data-id="{incident_id}"]').click()
+    command.locator(f'#panel button.dispatch[data-unit="{unit_id}"]').click()
+
+
+def test_a_call_taken_over_the_api_appears_on_the_command_screen(site: str, open_page: Callable[..., Page]) -> None:
+    command = live(open_page(f"{site}/command"))
+    incident = take_call(site)
+    row = command.locator(f'#queue tr[data-id="{incident["id"]}"]')
+    expect(row).to_contain_text(incident["number"])
+    expect(row).to_have_class(re.compile("awaiting"))
+    expect(command.locator("#n-awaiting")).to_have_text("1")
+    # The caller's number reaches the screen masked, as the API returns it.
+    row.click()
+    expect(command.locator("#panel .caller")).to_have_text("138****5678")
+
+
+def test_a_call_taker_registers_a_call_with_the_keyboard_alone(site: str, open_page: Callable[..., Page]) -> None:
+    command = live(open_page(f"{site}/command"))
+    keys = command.keyboard
+    keys.press("Alt+n")
+    keys.type("01020100")  # the type list jumps to the typed code
+    for text in (None, "SW Morrison St", f"{DOWNTOWN[0]}", f"{DOWNTOWN[1]}", "一人受伤"):
+        keys.press("Tab")
+        if text is not None:
+            keys.type(text)
+    keys.press("Control+Enter")
+    expect(command.locator("#form-message")).to_contain_text("PDX-CE-")
+    created = httpx.get(f"{site}/api/incidents", params={"status": "received"}).json()
+    assert [(i["type_code"], i["address"], i["narrative"]) for i in created] == [
+        ("01020100", "SW Morrison St", "一人受伤")
+    ]
+    expect(command.locator(f'#queue tr[data-id="{created[0]["id"]}"]')).to_be_visible()
+
+
+def test_one_click_sends_the_order_to_the_terminal_and_its_acknowledgement_comes_back(
+    site: str, open_page: Callable[..., Page]
+) -> None:
+    unit_id = add_unit(site, "CE-P1", *NEAR)
+    command = live(open_page(f"{site}/command"))
+    terminal = live(open_page(f"{site}/terminal?unit={unit_id}", **PHONE))
+    incident = take_call(site)
+
+    dispatch_with_a_click(command, incident["id"], unit_id)
+    order = terminal.locator("article.order")
+    expect(order).to_contain_text("SW 5th Ave & SW Morrison St")
+    expect(order).to_contain_text("两人在路口打架")
+    expect(order.locator(".route")).to_contain_text("路线")
+    order.locator("button.step.acknowledge").click()
+
+    expect(command.locator("#panel .orders li.acknowledged")).to_contain_text("CE-P1")
+    expect(command.locator(f'#units li[data-id="{unit_id}"]')).to_have_class(re.compile("assigned"))
+    [sent] = httpx.get(f"{site}/api/dispatches", params={"unit_id": unit_id}).json()
+    assert sent["status"] == "acknowledged"
+    assert sent["acknowledged_at"] is not None
+
+
+def test_two_workers_joined_by_nats_serve_one_screen_and_one_terminal(
+    settings: Settings, with_roads: None, open_page: Callable[..., Page]
+) -> None:
+    tag = uuid.uuid4().hex[:10]
+    over_nats = {
+        "PRECINCT_EVENT_BUS": "nats",
+        "PRECINCT_NATS_URL": NATS_URL,
+        "PRECINCT_NATS_STREAM": f"PRECINCT_TEST_{tag}",
+        "PRECINCT_NATS_SUBJECT_PREFIX": f"precinct_test_{tag}",
+        # Without NATS each worker would poll the outbox: make that poll too slow to pass the test by itself.
+        "PRECINCT_EVENT_POLL_S": "60",
+    }
+    try:
+        with (
+            server_process(settings, free_port(), **over_nats) as first,
+            server_process(settings, free_port(), **over_nats) as second,
+        ):
+            unit_id = add_unit(first, "CE-P1", *NEAR)
+            command = live(open_page(f"{first}/command"))
+            terminal = live(open_page(f"{second}/terminal?unit={unit_id}", **PHONE))
+            incident = take_call(second)  # taken on the second worker, seen on the first one's screen
+
+            dispatch_with_a_click(command, incident["id"], unit_id)
+            terminal.locator("article.order button.step.acknowledge").click()
+            expect(command.locator("#panel .orders li.acknowledged")).to_contain_text("CE-P1")
+    finally:
+        delete_nats_stream(NATS_URL, over_nats["PRECINCT_NATS_STREAM"])
+
+
+def test_a_terminal_that_loses_its_server_catches_up_and_sends_what_it_did_offline_once(
+    settings: Settings, site: str, open_page: Callable[..., Page]
+) -> None:
+    unit_id = add_unit(site, "CE-P1", *NEAR)
+    port = free_port()  # the terminal's own server, stopped and started again on the same port
+    with server_process(settings, port) as own:
+        terminal = live(open_page(f"{own}/terminal?unit={unit_id}", **PHONE))
+        expect(terminal.locator("#no-orders")).to_be_visible()
+    expect(terminal.locator("#live")).to_have_class(OFFLINE)
+
+    incident = take_call(site)
+    sent = httpx.post(f"{site}/api/incidents/{incident['id']}/dispatches", json={"unit_id": unit_id})
+    assert sent.status_code == 201, sent.text
+    with server_process(settings, port):
+        expect(terminal.locator("article.order")).to_contain_text("SW 5th Ave & SW Morrison St")
+    expect(terminal.locator("#live")).to_have_class(OFFLINE)
+
+    terminal.locator("article.order button.step.acknowledge").click()
+    expect(terminal.locator("#queued")).to_be_visible()
+    expect(terminal.locator("article.order .state")).to_have_text("已签收")  # shown at once, sent later
+    assert httpx.get(f"{site}/api/dispatches/{sent.json()['id']}").json()["status"] == "ordered"
+
+    with server_process(settings, port):
+        expect(terminal.locator("#queued")).to_be_hidden()
+        expect(terminal.locator("#live")).not_to_have_class(OFFLINE)
+    history = httpx.get(f"{site}/api/incidents/{incident['id']}/history").json()
+    assert [d["status"] for d in history["dispatches"]] == ["acknowledged"]
+    assert [e["kind"] for e in history["events"]].count("acknowledged") == 1
