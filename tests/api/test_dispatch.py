@@ -197,3 +197,51 @@ def test_units_are_validated(client: TestClient) -> None:
     assert moved.json()["position_at"] is not None
     assert client.put(f"/api/units/{unit['id']}/duty", json={"on_duty": False}).json()["status"] == "off_duty"
     assert client.get("/api/units", params={"status": "off_duty"}).json()[0]["id"] == unit["id"]
+
+
+def test_a_step_resent_with_its_idempotency_key_is_taken_once(client: TestClient) -> None:
+    """What a terminal queued offline may reach the server twice (the first reply was lost): the repeat returns
+    the order, it neither refuses the step already taken nor records it twice."""
+    incident = create_incident(client)
+    order = dispatch(client, incident["id"], create_unit(client)["id"])
+    key = {"Idempotency-Key": "terminal-7-ack-0001"}
+    first = client.post(f"/api/dispatches/{order['id']}/acknowledge", json={}, headers=key)
+    again = client.post(f"/api/dispatches/{order['id']}/acknowledge", json={}, headers=key)
+    assert first.status_code == again.status_code == 200
+    assert again.json()["status"] == "acknowledged"
+    assert again.json()["acknowledged_at"] == first.json()["acknowledged_at"]
+    kinds = [e["kind"] for e in client.get(f"/api/incidents/{incident['id']}/history").json()["events"]]
+    assert kinds.count("acknowledged") == 1
+
+    # The same key for another step is a mistake the client must hear about.
+    other = client.post(f"/api/dispatches/{order['id']}/depart", json={}, headers=key)
+    assert other.status_code == 409
+    assert "different request" in other.json()["message"]
+    # Without a key, a repeated step is still an illegal transition.
+    assert step(client, order["id"], "acknowledge").status_code == 409
+
+
+def test_feedback_resent_with_its_idempotency_key_is_filed_once(client: TestClient) -> None:
+    incident = create_incident(client)
+    order = dispatch(client, incident["id"], create_unit(client)["id"])
+    for action in ("acknowledge", "depart", "arrive"):
+        assert step(client, order["id"], action).status_code == 200
+    body = {"outcome_code": "resolved", "text": "劝离", "people_helped": 2}
+    key = {"Idempotency-Key": "terminal-7-feedback-0001"}
+    first = client.post(f"/api/dispatches/{order['id']}/feedback", json=body, headers=key)
+    again = client.post(f"/api/dispatches/{order['id']}/feedback", json=body, headers=key)
+    assert first.status_code == again.status_code == 200
+    assert again.json()["feedback_at"] == first.json()["feedback_at"]
+    changed = client.post(f"/api/dispatches/{order['id']}/feedback", json={**body, "people_helped": 3}, headers=key)
+    assert changed.status_code == 409
+
+
+def test_a_terminal_lists_its_own_open_orders(client: TestClient) -> None:
+    mine, other = create_unit(client, "CE-P1"), create_unit(client, "CE-P2")
+    first = dispatch(client, create_incident(client)["id"], mine["id"])
+    dispatch(client, create_incident(client)["id"], other["id"])
+    assert [o["id"] for o in client.get("/api/dispatches", params={"unit_id": mine["id"]}).json()] == [first["id"]]
+    assert len(client.get("/api/dispatches").json()) == 2
+    for action in ("acknowledge", "depart", "arrive", "clear"):
+        assert step(client, first["id"], action).status_code == 200
+    assert client.get("/api/dispatches", params={"unit_id": mine["id"]}).json() == []

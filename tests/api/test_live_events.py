@@ -69,6 +69,27 @@ def test_a_terminal_hears_only_its_own_orders(client: TestClient) -> None:
         assert event["payload"]["unit_id"] == mine["id"]
 
 
+def test_a_unit_that_moves_or_goes_off_duty_is_announced(client: TestClient) -> None:
+    unit = create_unit(client)
+    with client.websocket_connect("/ws/events") as ws:
+        ws.receive_json()
+        assert client.put(f"/api/units/{unit['id']}/position", json={"lon": -122.67, "lat": 45.52}).status_code == 200
+        moved = next_event(ws)
+        assert moved["topic"] == "unit.moved"
+        assert moved["payload"] | {"position_at": None} == {
+            "unit_id": unit["id"],
+            "call_sign": unit["call_sign"],
+            "status": "available",
+            "on_duty": True,
+            "lon": -122.67,
+            "lat": 45.52,
+            "position_at": None,
+        }
+        assert client.put(f"/api/units/{unit['id']}/duty", json={"on_duty": False}).status_code == 200
+        updated = next_event(ws)
+        assert (updated["topic"], updated["payload"]["status"]) == ("unit.updated", "off_duty")
+
+
 def test_a_page_that_reconnects_catches_up(client: TestClient) -> None:
     with client.websocket_connect("/ws/events") as ws:
         seen = ws.receive_json()["last_id"]

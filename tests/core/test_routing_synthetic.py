@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import struct
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 from precinct.core.routing import RoutingError, build_graph, nearest_by_eta, parse_maxspeed_kmh
+from precinct.core.routing.drawing import road_polylines
 from precinct.core.routing.speeds import SpeedTable
 
 # --- a minimal protobuf / OSM PBF writer ------------------------------------------------------------------
@@ -227,3 +229,16 @@ def test_speed_table_rejects_bad_rows(tmp_path: Path) -> None:
     with pytest.raises(RoutingError, match="cannot read"):
         SpeedTable.from_csv(tmp_path / "absent.csv")
     assert SpeedTable.default().speed_for_class_kmh("unclassified;tertiary") == 30.0
+
+
+def test_every_road_segment_is_drawn_once_whichever_ways_it_runs(grid_pbf: Path) -> None:
+    graph = build_graph(grid_pbf)
+    nodes = _grid_nodes()
+
+    def segment(a: Sequence[float], b: Sequence[float]) -> frozenset[tuple[float, ...]]:
+        return frozenset({tuple(round(c, 6) for c in a), tuple(round(c, 6) for c in b)})  # the .pbf keeps 1e-7 deg
+
+    drawn = [segment(a, b) for line in road_polylines(graph) for a, b in itertools.pairwise(line)]
+    pairs = [(1, 2), (2, 3), (4, 5), (5, 6), (7, 8), (8, 9), (1, 4), (4, 7), (2, 5), (5, 8), (3, 6), (6, 9)]
+    assert len(drawn) == len(pairs)  # each once: a two-way street is not drawn twice
+    assert set(drawn) == {segment(nodes[a], nodes[b]) for a, b in pairs}
