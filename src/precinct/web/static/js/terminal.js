@@ -24,6 +24,7 @@ const unitId = Number(new URLSearchParams(location.search).get("unit")) || null;
 const queueKey = `precinct.terminal.queue.${unitId}`;
 const state = { unit: null, orders: new Map(), details: new Map(), types: new Map() };
 let map = null;
+let framed = null; // the order whose route the map was last fitted to
 
 translate();
 installLanguageSwitch($("#lang"));
@@ -112,6 +113,12 @@ function render() {
   if (!map) return;
   const first = open[0] && state.details.get(open[0].incident_id);
   map.getSource("route").setData(first?.route ?? EMPTY);
+  if (first?.route && framed !== open[0].id) {
+    framed = open[0].id;
+    const bounds = new maplibregl.LngLatBounds();
+    for (const point of first.route.geometry.coordinates) bounds.extend(point);
+    map.fitBounds(bounds, { padding: 40, maxZoom: 16, duration: 0 });
+  }
   map.getSource("incidents").setData(
     points(open.map((o) => state.details.get(o.incident_id)?.incident).filter(Boolean), (i) => ({
       id: i.id,

@@ -1,0 +1,48 @@
+"""Screenshots of the command screen and the officer terminal for the README, taken from a running precinct
+(the demo: `scripts/demo`, with its simulator) in Debian's chromium.
+
+    uv run python scripts/screenshots.py [http://127.0.0.1:8000] [--out docs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import sync_playwright
+
+OPEN_ORDER = ("ordered", "acknowledged", "en_route", "on_scene")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("url", nargs="?", default="http://127.0.0.1:8000")
+    parser.add_argument("--out", type=Path, default=Path("docs"))
+    args = parser.parse_args()
+    orders = httpx.get(f"{args.url}/api/dispatches").json()
+    incidents = httpx.get(f"{args.url}/api/incidents", params={"status": ["received", "dispatched"]}).json()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=os.environ.get("PRECINCT_CHROMIUM", "/usr/bin/chromium"))
+        screen = browser.new_page(viewport={"width": 1600, "height": 900})
+        screen.goto(f"{args.url}/command")
+        screen.wait_for_selector("body[data-ready]")
+        waiting = [i for i in incidents if i["status"] == "received"] or incidents
+        if waiting:
+            screen.click(f'#queue tr[data-id="{waiting[0]["id"]}"]')
+            screen.wait_for_selector("#panel .timeline li")
+        screen.wait_for_timeout(1500)
+        screen.screenshot(path=args.out / "command-screen.png")
+        if orders:
+            phone = browser.new_page(viewport={"width": 400, "height": 820}, device_scale_factor=1)
+            phone.goto(f"{args.url}/terminal?unit={orders[0]['unit_id']}")
+            phone.wait_for_selector("article.order")
+            phone.wait_for_timeout(1500)
+            phone.screenshot(path=args.out / "terminal.png")
+        browser.close()
+    print(f"saved into {args.out}/")
+
+
+if __name__ == "__main__":
+    main()
