@@ -142,3 +142,32 @@ def test_a_terminal_that_loses_its_server_catches_up_and_sends_what_it_did_offli
     history = httpx.get(f"{site}/api/incidents/{incident['id']}/history").json()
     assert [d["status"] for d in history["dispatches"]] == ["acknowledged"]
     assert [e["kind"] for e in history["events"]].count("acknowledged") == 1
+
+
+def test_an_officer_takes_an_order_from_acknowledgement_to_feedback_and_clearing(
+    site: str, open_page: Callable[..., Page]
+) -> None:
+    unit_id = add_unit(site, "CE-P1", *NEAR)
+    incident = take_call(site)
+    sent = httpx.post(f"{site}/api/incidents/{incident['id']}/dispatches", json={"unit_id": unit_id}).json()
+    terminal = live(open_page(f"{site}/terminal?unit={unit_id}&lang=en", **PHONE))
+    order = terminal.locator("article.order")
+    for action, state in (("acknowledge", "Acknowledged"), ("depart", "En route"), ("arrive", "On scene")):
+        order.locator(f'button[data-action="{action}"]').click()
+        expect(order.locator(".state")).to_have_text(state)
+    feedback = order.locator("form.feedback")
+    feedback.locator("select").select_option("mediated")
+    feedback.locator('input[name="people_helped"]').fill("2")
+    feedback.locator("textarea").fill("双方和解")
+    feedback.locator("button[type=submit]").click()
+    expect(feedback).to_be_hidden()
+    order.locator('button[data-action="clear"]').click()
+    expect(terminal.locator("#no-orders")).to_have_text("No orders. Keep patrolling")
+
+    filed = httpx.get(f"{site}/api/dispatches/{sent['id']}").json()
+    assert (filed["status"], filed["outcome_code"], filed["people_helped"], filed["feedback_text"]) == (
+        "cleared",
+        "mediated",
+        2,
+        "双方和解",
+    )
