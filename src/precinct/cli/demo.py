@@ -27,6 +27,8 @@ from precinct.platform.db import Database
 ROOT_CODE = "PDX"
 ROOT_NAME = "Portland Police Bureau"
 PORTLAND_TIMEZONE = "America/Los_Angeles"
+# The unit the simulator leaves to a person at the officer terminal: central precinct's rapid-response unit.
+TERMINAL_UNIT = "PDX-CE-RAP1"
 
 
 @dataclass
@@ -89,6 +91,17 @@ def build(settings: Settings, data_dir: Path, console: Console) -> DemoSummary:
                 incidents_imported=imported.imported,
                 incidents_already_present=imported.already_present,
             )
+    finally:
+        db.dispose()
+
+
+def unit_id(settings: Settings, call_sign: str) -> int | None:
+    """The id of the unit with ``call_sign``, if the demo has one."""
+    db = Database(settings.database_url, writers=settings.db_writers)
+    try:
+        with db.transaction(write=False) as session:
+            ctx = Ctx(session=session, settings=settings, actor="demo")
+            return next((u.id for u in units.list_units(ctx) if u.call_sign == call_sign), None)
     finally:
         db.dispose()
 

@@ -6,6 +6,10 @@ import asyncio
 import contextlib
 import getpass
 import json
+import logging
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -35,6 +39,8 @@ from precinct.platform.context import Ctx, system_clock
 from precinct.platform.db import Database
 from precinct.platform.errors import PrecinctError
 from precinct.platform.jobs import JobRunner
+from precinct.simulator import runner as simulator
+from precinct.simulator.options import DEFAULT_START, SimulatorOptions, new_run_id, parse_start
 
 app = typer.Typer(help="precinct: the police station and the command centre above it.", no_args_is_help=True)
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
@@ -424,13 +430,130 @@ def demo(
     data: Annotated[Path, typer.Option(help="The shared data folder")] = Path("../shared/data"),
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the server when ready")] = True,
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    simulate_after: Annotated[
+        bool, typer.Option("--simulate/--no-simulate", help="Make it live: run the simulator beside the server")
+    ] = True,
 ) -> None:
-    """Build the Portland demo (tree, units, August 2016 history) and serve it."""
-    summary = demo_module.build(Settings(), data, console)
+    """Build the Portland demo (tree, units, August 2016 history) and serve it, alive with simulated units and calls."""
+    settings = Settings()
+    summary = demo_module.build(settings, data, console)
     console.print_json(json.dumps(asdict(summary)))
-    if serve_after:
-        console.print(f"serving on http://127.0.0.1:{port}/docs — Ctrl-C to stop")
-        serve(port=port)
+    if not serve_after:
+        return
+    base_url = f"http://127.0.0.1:{port}"
+    console.print(f"serving on {base_url}/docs — Ctrl-C to stop")
+    console.print(f"command screen: {base_url}/command", soft_wrap=True)
+    terminal_unit = demo_module.unit_id(settings, demo_module.TERMINAL_UNIT)
+    if terminal_unit is not None:
+        who = f"{demo_module.TERMINAL_UNIT}, left to you" if simulate_after else demo_module.TERMINAL_UNIT
+        console.print(f"officer terminal ({who}): {base_url}/terminal?unit={terminal_unit}", soft_wrap=True)
+    process = _start_simulator(base_url, data) if simulate_after else None
+    import uvicorn
+
+    # uvicorn raises the signal that stopped it again once it has shut down; SIGTERM must then unwind through the
+    # ``finally`` below (which stops the simulator) instead of ending the process on the spot.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        # With the simulator running, every unit reports its position every few seconds: no line per request.
+        uvicorn.run("precinct.web.main:app", host="127.0.0.1", port=port, log_level="info", access_log=process is None)
+    finally:
+        if process is not None:
+            _stop_simulator(process)
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _start_simulator(base_url: str, data: Path) -> subprocess.Popen[bytes]:
+    """``precinct simulate`` in a process of its own (same Python), waiting for the server that starts next."""
+    command = [sys.executable, "-m", "precinct.cli.main", "simulate", "--url", base_url, "--data", str(data.resolve())]
+    return subprocess.Popen([*command, "--leave", demo_module.TERMINAL_UNIT])
+
+
+def _stop_simulator(process: subprocess.Popen[bytes]) -> None:
+    # After Ctrl-C the simulator stops on its own signal; otherwise it is told to.
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=3)
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@app.command("simulate")
+def simulate(
+    url: Annotated[str, typer.Option(help="The running server")] = "http://127.0.0.1:8000",
+    data: Annotated[Path, typer.Option(help="The shared data folder (road extract and calls)")] = Path(
+        "../shared/data"
+    ),
+    speed: Annotated[float, typer.Option(min=0.01, max=100_000, help="Historical minutes per wall minute")] = 10.0,
+    start: Annotated[
+        str, typer.Option(help="Historical time to replay calls from; Portland time unless it has an offset")
+    ] = DEFAULT_START,
+    dispatch_after: Annotated[
+        float, typer.Option(min=0, help="Seconds an incident waits before the simulated dispatcher acts; 0 = never")
+    ] = 45.0,
+    leave: Annotated[
+        str | None, typer.Option(help="Call signs, comma-separated, of units left to people (never moved)")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seeds every random choice")] = 1,
+    duration: Annotated[float | None, typer.Option(min=0, help="Stop after this many seconds")] = None,
+    position_interval: Annotated[
+        float, typer.Option(min=0.05, max=600, help="Seconds between a moving unit's position reports")
+    ] = 3.0,
+    drive_speedup: Annotated[
+        float, typer.Option(min=0.01, max=10_000, help="Drive this much faster than roads allow")
+    ] = 1.0,
+    roads: Annotated[Path | None, typer.Option(help="The OSM extract the server routes on")] = None,
+    calls: Annotated[Path | None, typer.Option(help="Historical calls to replay")] = None,
+    mapping: Annotated[Path | None, typer.Option(help="CSV mapping the calls to catalogue types")] = None,
+    run_id: Annotated[str | None, typer.Option(help="Names this run in the calls' idempotency keys")] = None,
+    wait: Annotated[float, typer.Option(min=0, help="Seconds to wait for the server to answer")] = 60.0,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Log every refused request too")] = False,
+) -> None:
+    """Make a running demo live: units patrol and answer their orders, past calls come in again, and a dispatcher
+    sends units to calls left waiting. A client of the HTTP API and the live feed only."""
+    try:
+        options = SimulatorOptions(
+            url=url.rstrip("/"),
+            roads_path=roads or data / "osm" / "portland-central-filtered.osm.pbf",
+            calls_path=calls or data / "portland" / "080116_083116_Data.zip",
+            mapping_path=mapping,
+            cache_dir=Settings().cache_dir,
+            speed=speed,
+            start=parse_start(start),
+            dispatch_after_s=dispatch_after,
+            leave=frozenset(sign.strip() for sign in (leave or "").split(",") if sign.strip()),
+            seed=seed,
+            duration_s=duration,
+            position_interval_s=position_interval,
+            drive_speedup=drive_speedup,
+            run_id=run_id or new_run_id(),
+            health_timeout_s=wait,
+        )
+    except ValueError as error:
+        err.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s simulator: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    for chatty in ("httpx", "httpcore", "websockets"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    try:
+        stats = asyncio.run(simulator.main(options))
+    except simulator.SimulatorError as error:
+        err.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        err.print("simulator stopped")
+        return
+    console.print(f"simulator stopped: {stats.line()}", soft_wrap=True)
 
 
 @contextmanager
@@ -449,3 +572,7 @@ def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":  # the demo starts the simulator as ``python -m precinct.cli.main simulate``
+    app()
