@@ -13,13 +13,11 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import sync_playwright
 
-OPEN_ORDER = ("ordered", "acknowledged", "en_route", "on_scene")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url", nargs="?", default="http://127.0.0.1:8000")
     parser.add_argument("--out", type=Path, default=Path("docs"))
+    parser.add_argument("--unit", type=int, help="The terminal's unit (default: one with an open order)")
     args = parser.parse_args()
     orders = httpx.get(f"{args.url}/api/dispatches").json()
     incidents = httpx.get(f"{args.url}/api/incidents", params={"status": ["received", "dispatched"]}).json()
@@ -34,9 +32,10 @@ def main() -> None:
             screen.wait_for_selector("#panel .timeline li")
         screen.wait_for_timeout(1500)
         screen.screenshot(path=args.out / "command-screen.png")
-        if orders:
-            phone = browser.new_page(viewport={"width": 400, "height": 820}, device_scale_factor=1)
-            phone.goto(f"{args.url}/terminal?unit={orders[0]['unit_id']}")
+        unit = args.unit or (orders[0]["unit_id"] if orders else None)
+        if unit is not None:
+            phone = browser.new_page(viewport={"width": 400, "height": 820})
+            phone.goto(f"{args.url}/terminal?unit={unit}")
             phone.wait_for_selector("article.order")
             phone.wait_for_timeout(1500)
             phone.screenshot(path=args.out / "terminal.png")

@@ -441,7 +441,7 @@ def demo(
     if not serve_after:
         return
     base_url = f"http://127.0.0.1:{port}"
-    console.print(f"serving on {base_url}/docs — Ctrl-C to stop")
+    console.print(f"serving on {base_url} — Ctrl-C to stop; the API is described at {base_url}/docs")
     console.print(f"command screen: {base_url}/command", soft_wrap=True)
     terminal_unit = demo_module.unit_id(settings, demo_module.TERMINAL_UNIT)
     if terminal_unit is not None:
