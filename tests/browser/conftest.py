@@ -23,7 +23,9 @@ CHROMIUM = os.environ.get("PRECINCT_CHROMIUM", "/usr/bin/chromium")
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync API is open it keeps an event loop running in this thread,
+# and the tests after it that call asyncio.run() would fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).is_file() and shutil.which(CHROMIUM) is None:
         message = f"no chromium at {CHROMIUM}: scripts/setup --browser installs Debian's chromium"
