@@ -178,3 +178,18 @@ def test_old_events_are_pruned_after_the_retention(
         ws.receive_json()
         assert next_event(ws)["payload"]["id"] == new["id"]
     assert client.get(f"/api/incidents/{old['id']}/history").json()["events"]  # the timeline keeps the history
+
+
+def test_unit_positions_leave_the_outbox_after_an_hour(
+    client: TestClient, ctx_factory: Callable[[], Any], clock: Clock
+) -> None:
+    unit = create_unit(client)
+    for lon in (-122.670, -122.671):
+        assert client.put(f"/api/units/{unit['id']}/position", json={"lon": lon, "lat": 45.52}).status_code == 200
+    incident = create_incident(client)
+    clock.advance(3601)
+    with ctx_factory() as ctx:
+        assert prune_outbox(ctx) == 2  # both positions; the call stays its 7 days
+    with client.websocket_connect("/ws/events?after=0") as ws:
+        ws.receive_json()
+        assert next_event(ws)["payload"]["id"] == incident["id"]

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     outbox_retention_days: int = Field(
         default=7, ge=1, le=3650, description="How long sent events stay for pages that reconnect and catch up"
     )
+    outbox_brief_topics: list[str] = Field(
+        default=["unit.moved"], description="Events worth keeping only briefly: a page wants the latest position"
+    )
+    outbox_brief_retention_s: int = Field(default=3600, ge=60, le=7 * 86_400, description="How long those stay")
     event_bus: Literal["local", "nats"] = Field(
         default="local", description="How events reach every worker: each reads the outbox, or through NATS JetStream"
     )

@@ -109,11 +109,19 @@ _PRUNE_BATCH = 5000
 
 
 def prune_outbox(ctx: Ctx) -> int:
-    """A job: delete events older than ``outbox_retention_days`` (the timeline keeps the history; the outbox only
-    lets pages catch up), a batch at a time; an unpublished row waits for the relay while the NATS bus is on.
+    """A job: delete events older than ``outbox_retention_days``, and those of ``outbox_brief_topics`` (unit
+    positions: only the latest matters) older than ``outbox_brief_retention_s`` (the timeline keeps the history;
+    the outbox only lets pages catch up), a batch at a time; an unpublished row waits for the relay while the NATS bus is on.
     Returns how many went."""
-    cutoff = ctx.now() - timedelta(days=ctx.settings.outbox_retention_days)
-    old = select(_OUTBOX.c.id).where(_OUTBOX.c.created_at < cutoff).order_by(_OUTBOX.c.id).limit(_PRUNE_BATCH)
+    now, settings = ctx.now(), ctx.settings
+    expired = _OUTBOX.c.created_at < now - timedelta(days=settings.outbox_retention_days)
+    if settings.outbox_brief_topics:
+        expired = or_(
+            expired,
+            _OUTBOX.c.topic.in_(settings.outbox_brief_topics)
+            & (_OUTBOX.c.created_at < now - timedelta(seconds=settings.outbox_brief_retention_s)),
+        )
+    old = select(_OUTBOX.c.id).where(expired).order_by(_OUTBOX.c.id).limit(_PRUNE_BATCH)
     if ctx.settings.event_bus == "nats":
         old = old.where(_OUTBOX.c.published_at.is_not(None))
     ids = list(ctx.session.scalars(old))
