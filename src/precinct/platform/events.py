@@ -111,8 +111,8 @@ _PRUNE_BATCH = 5000
 def prune_outbox(ctx: Ctx) -> int:
     """A job: delete events older than ``outbox_retention_days``, and those of ``outbox_brief_topics`` (unit
     positions: only the latest matters) older than ``outbox_brief_retention_s`` (the timeline keeps the history;
-    the outbox only lets pages catch up), a batch at a time; an unpublished row waits for the relay while the NATS bus is on.
-    Returns how many went."""
+    the outbox only lets pages catch up), a batch at a time; an unpublished row waits for the relay while the NATS
+    bus is on. Returns how many went."""
     now, settings = ctx.now(), ctx.settings
     expired = _OUTBOX.c.created_at < now - timedelta(days=settings.outbox_retention_days)
     if settings.outbox_brief_topics:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +13,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
+
+from precinct.core.recent import RecentIds
 
 log = logging.getLogger("precinct.simulator")
 
@@ -43,8 +44,7 @@ class Feed:
         self.url = url
         self.ready = asyncio.Event()
         self.last_id: int | None = None
-        self._seen: set[int] = set()
-        self._order: deque[int] = deque()
+        self._seen = RecentIds(REMEMBERED_IDS)
 
     async def run(self, handle: Callable[[Event], None]) -> None:
         failures = 0
@@ -70,7 +70,7 @@ class Feed:
                 self.last_id = int(message["last_id"])
             self.ready.set()
             return
-        if message.get("type") != "event" or not self._first_time(int(message["id"])):
+        if message.get("type") != "event" or not self._seen.add(int(message["id"])):
             return
         event = Event(int(message["id"]), str(message["topic"]), dict(message.get("payload") or {}))
         self.last_id = max(self.last_id or 0, event.id)
@@ -78,12 +78,3 @@ class Feed:
             handle(event)
         except Exception:  # a bug in one handler must not stop the feed
             log.exception("handling event %d (%s) failed", event.id, event.topic)
-
-    def _first_time(self, event_id: int) -> bool:
-        if event_id in self._seen:
-            return False
-        self._seen.add(event_id)
-        self._order.append(event_id)
-        if len(self._order) > REMEMBERED_IDS:
-            self._seen.discard(self._order.popleft())
-        return True

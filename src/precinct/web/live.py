@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 
+from precinct.core.recent import RecentIds
 from precinct.platform.bus import GAP_WAIT_S, EventHub
 from precinct.platform.events import Event, events_after, last_event_id
 from precinct.platform.http import AppState
@@ -40,7 +40,7 @@ async def live_events(
     await websocket.accept()
     last = await asyncio.to_thread(hub.read, last_event_id)
     subscription = hub.subscribe(start=last, unit_id=unit_id)
-    sent = _Seen()
+    sent = RecentIds(REMEMBERED_IDS)
     try:
         await websocket.send_json({"type": "hello", "last_id": last})
         if after is not None:
@@ -79,23 +79,6 @@ async def _until_closed(websocket: WebSocket) -> None:
                 return
 
 
-async def _send(websocket: WebSocket, event: Event, sent: _Seen) -> None:
+async def _send(websocket: WebSocket, event: Event, sent: RecentIds) -> None:
     if sent.add(event.id):
         await websocket.send_json({"type": "event", **event.to_json()})
-
-
-class _Seen:
-    """The last ``REMEMBERED_IDS`` event ids sent on one connection."""
-
-    def __init__(self) -> None:
-        self.ids: set[int] = set()
-        self.order: deque[int] = deque()
-
-    def add(self, event_id: int) -> bool:
-        if event_id in self.ids:
-            return False
-        self.ids.add(event_id)
-        self.order.append(event_id)
-        if len(self.order) > REMEMBERED_IDS:
-            self.ids.discard(self.order.popleft())
-        return True

@@ -507,7 +507,7 @@ def _order_summary(order: Dispatch) -> dict[str, Any]:
         "incident_id": order.incident_id,
         "unit_id": order.unit_id,
         "status": order.status,
-        "unit_status": units.STATUS_FOR_ORDER.get(order.status, "available"),
+        "unit_status": units.status_for_order(order.status),
         "overdue": order.overdue_at is not None,
     }
 

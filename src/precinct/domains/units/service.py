@@ -120,5 +120,10 @@ def check_dispatchable(unit: Unit) -> None:
 
 def follow_order(ctx: Ctx, unit: Unit, order_status: str) -> None:
     """Put the unit in the status its order calls for; an order that ends frees it."""
-    unit.status = STATUS_FOR_ORDER.get(order_status, "available")
+    unit.status = status_for_order(order_status)
     unit.updated_at = ctx.now()
+
+
+def status_for_order(order_status: str) -> str:
+    """The status an order in ``order_status`` gives its unit; an order that ends frees it."""
+    return STATUS_FOR_ORDER.get(order_status, "available")
