@@ -8,6 +8,7 @@ import getpass
 import json
 import logging
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import shapely.geometry
 import typer
@@ -33,7 +35,7 @@ from precinct.domains.jobs import JOBS
 from precinct.domains.orgs import service as orgs
 from precinct.domains.roads import service as roads
 from precinct.domains.units import service as units
-from precinct.platform import migrate
+from precinct.platform import audit, migrate
 from precinct.platform.config import Settings
 from precinct.platform.context import Ctx, system_clock
 from precinct.platform.db import Database
@@ -49,12 +51,14 @@ incidents_app = typer.Typer(help="Incidents.", no_args_is_help=True)
 units_app = typer.Typer(help="Units.", no_args_is_help=True)
 catalogue_app = typer.Typer(help="The incident-type catalogue.", no_args_is_help=True)
 orgs_app = typer.Typer(help="The organisation tree.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail: every write and every reveal of personal data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(units_app, name="units")
 app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(orgs_app, name="orgs")
+app.add_typer(audit_app, name="audit")
 
 console = Console()
 err = Console(stderr=True)
@@ -64,14 +68,22 @@ def actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
+def _host() -> str:
+    return socket.gethostname()[:64]
+
+
 @contextmanager
-def context(settings: Settings | None = None) -> Iterator[Ctx]:
-    """One transaction for one command, with a readable error and exit code 1 for any domain error."""
+def context(command: str, *, write: bool = True, settings: Settings | None = None) -> Iterator[Ctx]:
+    """One transaction for one command, with a readable error and exit code 1 for any domain error. A command that
+    may write (the default) leaves an audit entry naming it in the same transaction; one that only reads says so."""
     settings = settings or Settings()
     db = Database(settings.database_url, writers=settings.db_writers)
     try:
-        with db.transaction() as session:
-            yield Ctx(session=session, settings=settings, actor=actor())
+        with db.transaction(write=write) as session:
+            ctx = Ctx(session=session, settings=settings, actor=actor())
+            yield ctx
+            if write:
+                audit.record_write(ctx, audit.Origin(action=f"precinct {command}", client_address=_host()))
     except PrecinctError as error:
         err.print(f"[red]error:[/red] {error.message}")
         for problem in error.details.get("problems", [])[:50]:
@@ -94,7 +106,7 @@ def catalogue_load(
     path: Annotated[Path | None, typer.Argument(help="A catalogue CSV; the default file when omitted")] = None,
 ) -> None:
     """Load (or replace) the incident-type catalogue."""
-    with context() as ctx:
+    with context("catalogue load") as ctx:
         count = catalogue.load_catalogue(ctx, path or ctx.settings.catalogue_path)
     console.print(f"{count} incident types loaded")
 
@@ -108,7 +120,7 @@ def orgs_add(
     division_code: Annotated[str | None, typer.Option(help="GB/T 2260 division code (6, 9 or 12 digits)")] = None,
 ) -> None:
     """Add an org to the tree (a city bureau, a county bureau, a station or a community office)."""
-    with context() as ctx:
+    with context("orgs add") as ctx:
         org = orgs.create_org(ctx, code=code, name=name, level=level, parent_code=parent, division_code=division_code)
         console.print(f"{org.level} {org.code} ({org.name}) added, id {org.id}")
 
@@ -116,7 +128,7 @@ def orgs_add(
 @orgs_app.command("list")
 def orgs_list() -> None:
     """Print the organisation tree."""
-    with context() as ctx:
+    with context("orgs list", write=False) as ctx:
         every = list(orgs.list_orgs(ctx))
     children: dict[int | None, list[Any]] = {}
     for org in every:
@@ -158,7 +170,7 @@ def import_grids(
         repair=repair,
         skip_invalid=skip_invalid,
     )
-    with context() as ctx:
+    with context("import grids") as ctx:
         report = orgs.import_grids(ctx, path, options)
     for note in report.repaired:
         err.print(f"[yellow]repaired:[/yellow] {note}")
@@ -176,7 +188,7 @@ def import_roads(
     name: Annotated[str | None, typer.Option(help="A name for the network")] = None,
 ) -> None:
     """Build the driving graph from an OSM extract (cached by the file's hash) and make it the active network."""
-    with context() as ctx:
+    with context("import roads") as ctx:
         network = roads.import_roads(ctx, path, name=name, progress=True)
         console.print(f"road network {network.name}: {network.nodes} nodes, {network.edges} directed segments")
         for key, value in network.report.items():
@@ -192,6 +204,8 @@ def import_calls(
     batch_size: Annotated[int, typer.Option(min=1, max=50_000)] = 2000,
 ) -> None:
     """Load historical calls as closed incidents; resumable, and a second run adds nothing."""
+    with context("import calls"):
+        pass  # the import commits batch by batch: the entry says who started it, before the first
     settings = Settings()
     db = Database(settings.database_url, writers=settings.db_writers)
     try:
@@ -251,7 +265,7 @@ def incidents_create(
     except ValueError as error:
         err.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None
-    with context() as ctx:
+    with context("incidents create") as ctx:
         result = incidents.create_incident(ctx, data, idempotency_key)
         incident = result.incident
         console.print(
@@ -273,7 +287,7 @@ def units_add(
     lat: Annotated[float | None, typer.Option()] = None,
 ) -> None:
     """Register a unit."""
-    with context() as ctx:
+    with context("units add") as ctx:
         home = orgs.get_org_by_code(ctx, org)
         unit = units.create_unit(
             ctx,
@@ -299,7 +313,7 @@ def kpi(
     if clock_start not in (None, "call", "taken", "ordered"):
         err.print("[red]error:[/red] --clock-start must be call, taken or ordered")
         raise typer.Exit(2)
-    with context() as ctx:
+    with context("kpi", write=False) as ctx:
         org_id = orgs.get_org_by_code(ctx, org).id if org else None
         report = analytics.kpi_report(
             ctx, org_id=org_id, period_from=period_from, period_to=period_to, clock_start=clock_start
@@ -357,7 +371,7 @@ def coverage_command(
     except (ValueError, OSError, KeyError, TypeError) as error:
         err.print(f"[red]error:[/red] cannot use the thresholds or posts given: {error}")
         raise typer.Exit(2) from None
-    with context() as ctx:
+    with context("coverage", write=False) as ctx:
         org_id = orgs.get_org_by_code(ctx, org).id if org else None
         found = coverage.coverage(ctx, org_id=org_id, posts=points, thresholds_s=limits)
         table = Table(title=f"coverage from {found.sources} sources on {found.network}")
@@ -394,6 +408,92 @@ def _read_posts(path: Path) -> list[tuple[float, float]]:
 
 def _share(value: float | None) -> str:
     return "–" if value is None else f"{value:.0%}"
+
+
+@audit_app.command("verify")
+def audit_verify(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
+    """Recompute the audit trail's hash chain and name every entry edited, deleted or inserted since it was sealed;
+    exit code 1 if any was."""
+    with context("audit verify", write=False) as ctx:
+        result = audit.verify(ctx.session)
+    if as_json:
+        console.print_json(json.dumps(result.to_json()))
+    elif result.ok:
+        head = f"entry {result.head_entry_id}, {result.head_hash}" if result.head_hash else "none yet"
+        console.print(
+            f"audit trail intact: {result.sealed} entries sealed (chain head: {head}), "
+            f"{result.waiting} waiting to be sealed",
+            soft_wrap=True,
+        )
+    else:
+        for finding in result.findings:
+            err.print(f"[red]{finding.problem}[/red] entry {finding.entry_id}: {finding.message}", soft_wrap=True)
+        err.print(f"audit trail tampered with: {len(result.findings)} finding(s) in {result.sealed} sealed entries")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("show")
+def audit_show(
+    since: Annotated[str | None, typer.Option(help="ISO time; in PRECINCT_TIMEZONE unless it has an offset")] = None,
+    by: Annotated[str | None, typer.Option("--actor", help="Only this actor's entries, e.g. cli:alice")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines")] = False,
+) -> None:
+    """The newest entries of the audit trail, oldest first."""
+    settings = Settings()
+    zone = ZoneInfo(settings.timezone)
+    try:
+        start = datetime.fromisoformat(since) if since else None
+    except ValueError:
+        err.print(f"[red]error:[/red] --since {since!r} is not an ISO time such as 2026-11-23T08:00")
+        raise typer.Exit(2) from None
+    if start is not None and start.tzinfo is None:
+        start = start.replace(tzinfo=zone)
+    with context("audit show", write=False, settings=settings) as ctx:
+        entries = audit.recent_entries(ctx.session, since=start, actor=by, limit=limit)
+    if as_json:
+        for entry in entries:
+            console.print_json(json.dumps({**entry._asdict(), "at": entry.at.isoformat()}), indent=None)
+        return
+    table = Table(title=f"audit trail: {len(entries)} entries")
+    for column in ("id", "at", "actor", "kind", "action", "ids", "request", "from", "reason"):
+        table.add_column(column)
+    for entry in entries:
+        ids = {**(entry.path_params or {}), **({"result": entry.result_id} if entry.result_id is not None else {})}
+        what = f"{entry.method} {entry.action}" if entry.method else entry.action
+        if entry.kind == "reveal":
+            what = f"{entry.subject} {entry.field}"
+        table.add_row(
+            str(entry.id),
+            entry.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+            entry.actor,
+            entry.kind,
+            what,
+            " ".join(f"{k}={v}" for k, v in ids.items()),
+            entry.request_id or "",
+            entry.client_address or "",
+            entry.reason or "",
+        )
+    console.print(table)
+
+
+@audit_app.command("restrict-role")
+def audit_restrict_role(
+    role: Annotated[
+        str | None, typer.Argument(help="The application's role; PRECINCT_DB_APP_ROLE when omitted")
+    ] = None,
+) -> None:
+    """PostgreSQL: let the role the application runs as add to the audit trail and read it, never update, delete or
+    truncate it (the migration does this for PRECINCT_DB_APP_ROLE; this is for a role made later)."""
+    settings = Settings()
+    role = role or settings.db_app_role
+    if role is None:
+        err.print("[red]error:[/red] name the role, or set PRECINCT_DB_APP_ROLE")
+        raise typer.Exit(2)
+    with context("audit restrict-role", settings=settings) as ctx:
+        audit.restrict_app_role(ctx.session, role)
+    console.print(f"role {role} may insert into and read audit_log and audit_seals, and nothing more there")
 
 
 @app.command("serve")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from precinct.domains.incidents import service as incidents
+from precinct.platform.audit import seal_audit_log
 from precinct.platform.events import prune_outbox
 from precinct.platform.jobs import Job
 
-JOBS: tuple[Job, ...] = (incidents.flag_overdue_orders, prune_outbox)
+JOBS: tuple[Job, ...] = (incidents.flag_overdue_orders, prune_outbox, seal_audit_log)

@@ -6,8 +6,8 @@ from precinct.domains.incidents import models as incidents_models
 from precinct.domains.orgs import models as orgs_models
 from precinct.domains.roads import models as roads_models
 from precinct.domains.units import models as units_models
-from precinct.platform import events, reference
+from precinct.platform import audit, events, reference
 from precinct.platform.db import Base
 
 metadata = Base.metadata
-MODEL_MODULES = (orgs_models, units_models, incidents_models, roads_models, events, reference)
+MODEL_MODULES = (orgs_models, units_models, incidents_models, roads_models, events, reference, audit)

@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     db_writers: int = Field(
         default=DEFAULT_WRITERS, ge=1, le=100, description="Writing transactions at once per process on PostgreSQL"
     )
+    db_app_role: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$",
+        description="PostgreSQL: the role the application runs as (not the tables' owner); migrations let it "
+        "insert and read the audit trail, never update, delete or truncate it",
+    )
     run_jobs: bool = Field(default=True, description="Run the background jobs in each API worker")
     job_interval_s: float = Field(default=5.0, gt=0, le=3600, description="How often the background jobs run")
     outbox_retention_days: int = Field(

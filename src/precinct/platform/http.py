@@ -1,5 +1,6 @@
-"""What the HTTP routers of every domain share: the per-request context (the request owns the transaction), the
-error body, and the error responses a route declares in its OpenAPI entry."""
+"""What the HTTP routers of every domain share: the per-request context (the request owns the transaction, and a
+writing one leaves its audit entry in it), request ids, the error body, and the error responses a route declares in
+its OpenAPI entry."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ from typing import Annotated, Any, TypeVar, get_type_hints
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from precinct.platform import audit
 from precinct.platform.config import Settings
 from precinct.platform.context import Ctx
 from precinct.platform.db import Database
 
 ACTOR_HEADER = "X-Actor"
+REQUEST_ID_HEADER = "X-Request-ID"
 _READ_ONLY = "__precinct_read_only__"
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,18 +44,32 @@ class RequestCtx(Ctx):
 
     db: Database | None = None
     write: bool = False
+    origin: audit.Origin | None = None  # what the audit entry of a write records about the request
 
 
 def _context(request: Request) -> Ctx:
     state = app_state(request)
     actor = (request.headers.get(ACTOR_HEADER) or "anonymous").strip()[:100] or "anonymous"
+    write = request.method not in ("GET", "HEAD")
     return RequestCtx(
         session=None,  # type: ignore[arg-type]  # bound by the route wrapper, in the route's thread
         settings=state.settings,
         actor=actor,
         clock=state.clock,
         db=state.db,
-        write=request.method not in ("GET", "HEAD"),
+        write=write,
+        origin=_origin(request) if write else None,
+    )
+
+
+def _origin(request: Request) -> audit.Origin:
+    route = request.scope.get("route")
+    return audit.Origin(
+        action=getattr(route, "path", request.url.path),  # the template: /api/incidents/{incident_id}/dispatches
+        method=request.method,
+        path_params=dict(request.path_params),
+        request_id=request.scope.get(_REQUEST_ID_KEY) or audit.request_id(None),
+        client_address=request.client.host[:64] if request.client else None,
     )
 
 
@@ -92,9 +110,13 @@ def _in_transaction(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     def run(*args: Any, **kwargs: Any) -> Any:
         ctx: RequestCtx = kwargs[name]
         assert ctx.db is not None
-        with ctx.db.transaction(write=ctx.write and writes) as session:
+        write = ctx.write and writes
+        with ctx.db.transaction(write=write) as session:
             ctx.session = session
-            return endpoint(*args, **kwargs)
+            result = endpoint(*args, **kwargs)
+            if write and ctx.origin is not None:  # last, so its id is taken just before the commit
+                audit.record_write(ctx, ctx.origin, result_id=_result_id(result))
+            return result
 
     # FastAPI reads the signature with its annotations resolved here, where the endpoint's module names are known.
     signature = inspect.signature(endpoint)
@@ -103,6 +125,40 @@ def _in_transaction(endpoint: Callable[..., Any]) -> Callable[..., Any]:
         return_annotation=hints.get("return", signature.return_annotation),
     )
     return run
+
+
+def _result_id(result: Any) -> int | None:
+    """The id of the record a route answered with (the incident a call created, the order a step moved)."""
+    value = getattr(result, "id", None) if isinstance(result, BaseModel) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+_REQUEST_ID_KEY = "precinct.request_id"  # in the ASGI scope
+_REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode()  # as ASGI spells header names
+
+
+class RequestIds:
+    """Give every HTTP request an id (the caller's ``X-Request-ID`` when well-formed, else a new one), echo it on
+    the response, and leave it in the scope for the audit entry."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((value for key, value in scope["headers"] if key == _REQUEST_ID_NAME), None)
+        request_id = audit.request_id(given.decode("latin-1") if given is not None else None)
+        scope[_REQUEST_ID_KEY] = request_id
+        header = (_REQUEST_ID_NAME, request_id.encode("ascii"))
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), header]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
 
 
 class ErrorBody(BaseModel):

@@ -34,7 +34,7 @@ from precinct.platform.config import Settings
 from precinct.platform.context import Ctx, system_clock
 from precinct.platform.db import Database
 from precinct.platform.errors import PrecinctError
-from precinct.platform.http import AppState
+from precinct.platform.http import AppState, RequestIds
 from precinct.platform.jobs import JobRunner
 from precinct.web.live import router as live_router
 from precinct.web.pages import install_pages
@@ -92,6 +92,7 @@ def create_app(
     install_pages(app, settings)
     _install_error_handlers(app)
     app.add_middleware(_Limits, max_body_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestIds)  # outermost: a refused body's reply carries the id too
     return app
 
 
