@@ -117,3 +117,13 @@ def test_what_cannot_be_recommended_says_why(client: TestClient, ctx_factory) ->
     nobody = client.post(f"/api/incidents/{incident['id']}/dispatch-recommended", json={})
     assert nobody.status_code == 422
     assert "no unit" in nobody.json()["message"]
+
+
+def test_each_reason_comes_as_a_code_with_its_values_too(client: TestClient, with_roads: None) -> None:
+    incident = create_incident(client, lon=NEAR[0], lat=NEAR[1])
+    create_unit(client, "CE-P1", lon=NEAR[0], lat=NEAR[1])
+    [unit] = _recommend(client, incident["id"])["units"]
+    assert [e["code"] for e in unit["explanations"]] == ["eta", "fills_run_card"]
+    eta = unit["explanations"][0]["values"]
+    assert eta["eta_min"] == round(unit["eta_s"] / 60, 1)
+    assert unit["reasons"][0] == f"ETA {eta['eta_min']:.1f} min, {eta['distance_km']:.1f} km by road"

@@ -71,6 +71,8 @@ def test_one_click_sends_the_order_to_the_terminal_and_its_acknowledgement_comes
     terminal = live(open_page(f"{site}/terminal?unit={unit_id}", **PHONE))
     incident = take_call(site)
 
+    command.locator(f'#queue tr[data-id="{incident["id"]}"]').click()
+    expect(command.locator("#panel .ranked .reasons").first).to_have_text("具备预案要求的 巡逻")  # the page's language
     dispatch_with_a_click(command, incident["id"], unit_id)
     order = terminal.locator("article.order")
     expect(order).to_contain_text("SW 5th Ave & SW Morrison St")

@@ -53,11 +53,36 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class Reason:
+    """One reason a unit stands where it does: a stable ``code`` with its ``values``, for a page to say in its own
+    language, and ``text`` in English for everyone else."""
+
+    code: str  # eta | lacks_capability | fills_run_card | returning | workload
+    values: dict[str, float | int | str]
+
+    @property
+    def text(self) -> str:
+        v = self.values
+        match self.code:
+            case "eta":
+                return f"ETA {v['eta_min']:.1f} min, {v['distance_km']:.1f} km by road"
+            case "lacks_capability":
+                return f"lacks {v['capability']} (+{v['penalty_s']:.0f} s)"
+            case "fills_run_card":
+                return f"has {v['capability']}, as the run card asks"
+            case "returning":
+                return f"returning from another incident (+{v['penalty_s']:.0f} s)"
+            case "workload":
+                return f"{v['orders_today']} orders today (+{v['penalty_s']:.0f} s)"
+        return self.code
+
+
+@dataclass(frozen=True)
 class Ranked:
     candidate: Candidate
     score_s: float
     fills: str | None  # the capability of the run card this unit would cover, if any
-    reasons: tuple[str, ...] = field(default=())
+    reasons: tuple[Reason, ...] = field(default=())
 
 
 def parse_run_cards(text: str) -> list[RunCard]:
@@ -109,20 +134,24 @@ def rank(
     wanted = {r.capability for r in card.requirements} if card else set()
     ranked = []
     for c in candidates:
-        score, reasons = c.eta_s, [f"ETA {c.eta_s / 60:.1f} min, {c.distance_m / 1000:.1f} km by road"]
+        score = c.eta_s
+        reasons = [Reason("eta", {"eta_min": round(c.eta_s / 60, 1), "distance_km": round(c.distance_m / 1000, 1)})]
         fills = next((cap for cap in sorted(wanted) if cap in c.capabilities), None)
         if wanted and fills is None:
             score += weights.missing_capability_s
-            reasons.append(f"lacks {' or '.join(sorted(wanted))} (+{weights.missing_capability_s:.0f} s)")
+            missing = " or ".join(sorted(wanted))
+            reasons.append(
+                Reason("lacks_capability", {"capability": missing, "penalty_s": weights.missing_capability_s})
+            )
         elif fills is not None:
-            reasons.append(f"has {fills}, as the run card asks")
+            reasons.append(Reason("fills_run_card", {"capability": fills}))
         if c.status == "returning":
             score += weights.returning_s
-            reasons.append(f"returning from another incident (+{weights.returning_s:.0f} s)")
+            reasons.append(Reason("returning", {"penalty_s": weights.returning_s}))
         if c.orders_today:
             extra = c.orders_today * weights.per_order_today_s
             score += extra
-            reasons.append(f"{c.orders_today} orders today (+{extra:.0f} s)")
+            reasons.append(Reason("workload", {"orders_today": c.orders_today, "penalty_s": extra}))
         ranked.append(Ranked(c, score, fills, tuple(reasons)))
     return sorted(ranked, key=lambda r: (r.score_s, r.candidate.eta_s, r.candidate.unit_id))
 

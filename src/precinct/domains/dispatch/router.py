@@ -13,6 +13,7 @@ from precinct.domains.dispatch.schemas import (
     CoverageRequest,
     DispatchRecommended,
     RankedUnitOut,
+    ReasonOut,
     RecommendationOut,
     RequirementOut,
     RouteOut,
@@ -55,7 +56,8 @@ def recommendations(
                 score_s=round(r.score_s, 1),
                 fills=r.fills,
                 proposed=r.candidate.unit_id in proposed,
-                reasons=list(r.reasons),
+                reasons=[reason.text for reason in r.reasons],
+                explanations=[ReasonOut(code=reason.code, values=reason.values) for reason in r.reasons],
             )
             for r in found.ranked
         ],

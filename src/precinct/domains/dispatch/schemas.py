@@ -9,6 +9,11 @@ from pydantic import BaseModel, Field
 from precinct.platform.schemas import RequestModel
 
 
+class ReasonOut(BaseModel):
+    code: str = Field(description="eta, lacks_capability, fills_run_card, returning or workload")
+    values: dict[str, float | int | str] = Field(description="What the reason says, for a page to phrase it")
+
+
 class RankedUnitOut(BaseModel):
     unit_id: int
     call_sign: str
@@ -19,7 +24,8 @@ class RankedUnitOut(BaseModel):
     score_s: float = Field(description="ETA plus the penalties that rank it; lower is better")
     fills: str | None = Field(description="The run-card capability this unit covers")
     proposed: bool = Field(description="Part of the proposed set of units to send")
-    reasons: list[str]
+    reasons: list[str] = Field(description="Why it stands where it does, in English")
+    explanations: list[ReasonOut] = Field(description="The same reasons as codes and values")
 
 
 class SkippedUnitOut(BaseModel):

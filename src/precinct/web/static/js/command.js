@@ -3,7 +3,7 @@
 
 import { api, newKey } from "./api.js";
 import { ageText, el, toast } from "./dom.js";
-import { formatTime, installLanguageSwitch, t, translate, typeName } from "./i18n.js";
+import { capabilityName, formatTime, installLanguageSwitch, t, translate, typeName } from "./i18n.js";
 import { LiveFeed } from "./live.js";
 import { createMap, EMPTY, hoverLabels, points } from "./map.js";
 
@@ -374,7 +374,7 @@ function unitsList(incident, ranked) {
             el("b", {}, unit.call_sign),
             " ",
             t("panel.eta", { min: (unit.eta_s / 60).toFixed(1), km: (unit.distance_m / 1000).toFixed(1) }),
-            el("small", {}, unit.reasons.join("；")),
+            el("small", { className: "reasons" }, unit.explanations.filter((r) => r.code !== "eta").map(explain).join("；")),
           ),
           el(
             "button",
@@ -391,6 +391,15 @@ function unitsList(incident, ranked) {
       ),
     ),
   );
+}
+
+// A ranking reason in the page's language (the ETA itself is already on the line).
+function explain(reason) {
+  const values = Object.fromEntries(
+    Object.entries(reason.values).map(([name, value]) => [name, typeof value === "number" ? Math.round(value * 10) / 10 : value]),
+  );
+  if (values.capability) values.capability = values.capability.split(" or ").map(capabilityName).join(" / ");
+  return t(`reason.${reason.code}`, values);
 }
 
 function duplicatesList(incident, duplicates) {

@@ -44,6 +44,14 @@ const STRINGS = {
     "panel.close_reason": "结警说明",
     "panel.eta": "预计 {min} 分钟 · {km} 公里",
     "panel.orders": "派警单",
+    "capability.patrol": "巡逻",
+    "capability.traffic": "交通处置",
+    "capability.armed": "武装处置",
+    "reason.eta": "路程 {distance_km} 公里",
+    "reason.lacks_capability": "缺少预案要求的 {capability}（+{penalty_s} 秒）",
+    "reason.fills_run_card": "具备预案要求的 {capability}",
+    "reason.returning": "正从其他警情返回（+{penalty_s} 秒）",
+    "reason.workload": "今日已出警 {orders_today} 次（+{penalty_s} 秒）",
     "units.title": "警力状态",
     "alert.overdue": "派警单超时未签收：{call_sign}（{number}），已等待 {waited} 秒",
     "alert.new": "新警情：{number}",
@@ -156,6 +164,14 @@ const STRINGS = {
     "panel.close_reason": "Closing note",
     "panel.eta": "ETA {min} min · {km} km",
     "panel.orders": "Orders",
+    "capability.patrol": "patrol",
+    "capability.traffic": "traffic",
+    "capability.armed": "armed response",
+    "reason.eta": "{distance_km} km by road",
+    "reason.lacks_capability": "lacks {capability} the run card asks for (+{penalty_s} s)",
+    "reason.fills_run_card": "has {capability}, as the run card asks",
+    "reason.returning": "returning from another incident (+{penalty_s} s)",
+    "reason.workload": "{orders_today} orders today (+{penalty_s} s)",
     "units.title": "Units",
     "alert.overdue": "Order not acknowledged: {call_sign} ({number}), waiting {waited} s",
     "alert.new": "New call: {number}",
@@ -258,6 +274,13 @@ export function installLanguageSwitch(button) {
     url.searchParams.delete("lang");
     location.href = url.toString();
   });
+}
+
+// A unit capability's name in the page's language (one the table does not know is shown as it is).
+export function capabilityName(code) {
+  const key = `capability.${code}`;
+  const name = t(key);
+  return name === key ? code : name;
 }
 
 // A type's name in the page's language.
