@@ -69,10 +69,12 @@ def test_a_terminal_hears_only_its_own_orders(client: TestClient) -> None:
         assert event["payload"]["unit_id"] == mine["id"]
 
 
-def test_a_unit_that_moves_or_goes_off_duty_is_announced(client: TestClient) -> None:
-    unit = create_unit(client)
+def test_a_unit_that_is_registered_moves_or_goes_off_duty_is_announced(client: TestClient) -> None:
     with client.websocket_connect("/ws/events") as ws:
         ws.receive_json()
+        unit = create_unit(client)
+        registered = next_event(ws)
+        assert (registered["topic"], registered["payload"]["call_sign"]) == ("unit.updated", unit["call_sign"])
         assert client.put(f"/api/units/{unit['id']}/position", json={"lon": -122.67, "lat": 45.52}).status_code == 200
         moved = next_event(ws)
         assert moved["topic"] == "unit.moved"

@@ -53,6 +53,7 @@ def create_unit(
         _set_position(unit, lon, lat, ctx)
     ctx.session.add(unit)
     ctx.session.flush()
+    emit(ctx, "unit.updated", unit_summary(unit))
     return unit
 
 
