@@ -14,6 +14,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from precinct.core.routing import RoadGraph
+from precinct.domains.identity import accounts
 from precinct.domains.incidents import catalogue, history
 from precinct.domains.incidents import service as incidents
 from precinct.domains.orgs import service as orgs
@@ -29,6 +30,21 @@ ROOT_NAME = "Portland Police Bureau"
 PORTLAND_TIMEZONE = "America/Los_Angeles"
 # The unit the simulator leaves to a person at the officer terminal: central precinct's rapid-response unit.
 TERMINAL_UNIT = "PDX-CE-RAP1"
+# One demo user per role, named after it: the command centre's roles at the bureau, the rest at Central precinct.
+DEMO_STATION = "PDX-CE"
+DEMO_USERS = {
+    "call_taker": ROOT_CODE,
+    "dispatcher": ROOT_CODE,
+    "duty_commander": ROOT_CODE,
+    "analyst": ROOT_CODE,
+    "administrator": ROOT_CODE,
+    "station_chief": DEMO_STATION,
+    "community_officer": DEMO_STATION,
+    "grid_worker": DEMO_STATION,
+    "mediator": DEMO_STATION,
+    "case_officer": DEMO_STATION,
+    "legal_reviewer": DEMO_STATION,
+}
 
 
 @dataclass
@@ -37,6 +53,7 @@ class DemoSummary:
     orgs: int
     grids: int
     units: int
+    users: int
     incidents_imported: int
     incidents_already_present: int
 
@@ -75,6 +92,9 @@ def build(settings: Settings, data_dir: Path, console: Console) -> DemoSummary:
                 console.print(f"roads: {network.nodes} nodes, {network.edges} directed segments")
             if not units.list_units(ctx):
                 console.print(f"units: {_add_units(ctx)} registered")
+            made = _add_users(ctx)
+            if made:
+                console.print(f"users: {made} demo users, one per role")
         mapping = resources.files("precinct.data").joinpath("portland_call_mapping.csv")
         with resources.as_file(mapping) as mapping_path:
             console.print("history: importing the August 2016 calls …")
@@ -88,6 +108,7 @@ def build(settings: Settings, data_dir: Path, console: Console) -> DemoSummary:
                 orgs=len(orgs.list_orgs(ctx)),
                 grids=len(orgs.list_grids(ctx)),
                 units=len(units.list_units(ctx)),
+                users=len(accounts.list_users(ctx)),
                 incidents_imported=imported.imported,
                 incidents_already_present=imported.already_present,
             )
@@ -104,6 +125,31 @@ def unit_id(settings: Settings, call_sign: str) -> int | None:
             return next((u.id for u in units.list_units(ctx) if u.call_sign == call_sign), None)
     finally:
         db.dispose()
+
+
+def _add_users(ctx: Ctx) -> int:
+    """The demo users that are missing, each with the demo password (``PRECINCT_DEMO_PASSWORD``)."""
+    existing = {user.login for user in accounts.list_users(ctx)}
+    missing = [role for role in DEMO_USERS if role not in existing]
+    for role in missing:
+        accounts.create_user(
+            ctx,
+            login=role,
+            role=role,
+            org_code=DEMO_USERS[role],
+            password=ctx.settings.demo_password,
+            display_name=f"Demo {role.replace('_', ' ')}",
+        )
+    return len(missing)
+
+
+def sign_in_note(settings: Settings) -> str:
+    """How to sign in to the demo: its users and their shared password, marked as demo credentials."""
+    logins = ", ".join(f"{role} ({org})" for role, org in DEMO_USERS.items())
+    return (
+        f"demo sign-in — DEMO CREDENTIALS, for this demo only: login one of {logins}; "
+        f"password {settings.demo_password} (set PRECINCT_DEMO_PASSWORD to choose another before building the demo)"
+    )
 
 
 def _add_units(ctx: Ctx) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from precinct.domains.identity import models as identity_models
 from precinct.domains.incidents import models as incidents_models
 from precinct.domains.orgs import models as orgs_models
 from precinct.domains.roads import models as roads_models
@@ -10,4 +11,13 @@ from precinct.platform import audit, events, reference
 from precinct.platform.db import Base
 
 metadata = Base.metadata
-MODEL_MODULES = (orgs_models, units_models, incidents_models, roads_models, events, reference, audit)
+MODEL_MODULES = (
+    orgs_models,
+    units_models,
+    incidents_models,
+    roads_models,
+    identity_models,
+    events,
+    reference,
+    audit,
+)

@@ -71,4 +71,32 @@ class Settings(BaseSettings):
         default=Path("node_modules"), description="Where npm put the pages' map and chart libraries (scripts/setup)"
     )
     worker_threads: int = Field(default=40, ge=1, le=1000, description="Threads serving requests in each worker")
+    # Identity (decision 0008).
+    session_lifetime_s: int = Field(
+        default=12 * 3600, ge=60, le=7 * 86_400, description="A browser session ends this long after sign-in"
+    )
+    session_idle_s: int = Field(
+        default=30 * 60, ge=60, le=86_400, description="A browser session unused this long ends"
+    )
+    cookie_secure: bool = Field(
+        default=True, description="Send the session cookies over HTTPS only; false for a plain-HTTP local demo"
+    )
+    sign_in_max_failures: int = Field(
+        default=5, ge=1, le=100, description="Wrong passwords within sign_in_failure_window_s that lock an account"
+    )
+    sign_in_failure_window_s: int = Field(default=15 * 60, ge=1, le=86_400)
+    sign_in_lockout_s: int = Field(default=15 * 60, ge=1, le=86_400, description="How long a locked account stays so")
+    sign_in_address_limit: int = Field(
+        default=30, ge=1, le=10_000, description="Sign-in attempts one client address may make per window"
+    )
+    sign_in_address_window_s: int = Field(default=5 * 60, ge=1, le=86_400)
+    password_hash_memory_kib: int = Field(
+        default=65_536, ge=8, le=4_194_304, description="argon2id memory cost; stored hashes are redone on sign-in"
+    )
+    password_hash_time_cost: int = Field(default=3, ge=1, le=100, description="argon2id passes")
+    demo_password: str = Field(
+        default="demo-only-not-a-secret",
+        min_length=12,
+        description="The password of the users the demo makes (demo credentials, printed by precinct demo)",
+    )
     log_sql: bool = False

@@ -2,11 +2,14 @@
 stable ``code``, and its message says what was wrong and what to do.
 
 PrecinctError
+├── Unauthorized (401)      no valid session or token (or a refused sign-in)
+├── Forbidden (403)         signed in, but not allowed (a missing CSRF token, …)
 ├── InvalidInput (422)      a request that is well-formed but breaks a rule
 ├── NotFound (404)          no such record (or none the caller may see)
 ├── Conflict (409)          the request clashes with the current state
 │   └── IllegalTransition   a state machine step that is not allowed now
-└── PayloadTooLarge (413)
+├── PayloadTooLarge (413)
+└── TooManyRequests (429)   a limit on attempts (sign-in from one address)
 """
 
 from __future__ import annotations
@@ -31,6 +34,16 @@ class PrecinctError(Exception):
         }
 
 
+class Unauthorized(PrecinctError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(PrecinctError):
+    status_code = 403
+    code = "forbidden"
+
+
 class InvalidInput(PrecinctError):
     status_code = 422
     code = "invalid_input"
@@ -53,3 +66,8 @@ class IllegalTransition(Conflict):
 class PayloadTooLarge(PrecinctError):
     status_code = 413
     code = "payload_too_large"
+
+
+class TooManyRequests(PrecinctError):
+    status_code = 429
+    code = "too_many_requests"

@@ -168,10 +168,13 @@ class ErrorBody(BaseModel):
 
 
 _ERROR_TEXT = {
+    401: "Not signed in: no valid session cookie or bearer token (or the sign-in was refused)",
+    403: "Signed in but not allowed (for a cookie session: the X-CSRF-Token header is missing or wrong)",
     404: "No such record",
     409: "Conflicts with the current state (the body names the current state and the allowed steps)",
     413: "Request body too large",
     422: "The request breaks a rule; the message says which",
+    429: "Too many attempts from this address; wait and try again",
 }
 
 

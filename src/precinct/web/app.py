@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from precinct.domains.analytics.router import router as analytics_router
 from precinct.domains.dispatch.router import router as dispatch_router
+from precinct.domains.identity.router import router as identity_router
 from precinct.domains.incidents.router import router as incidents_router
 from precinct.domains.jobs import JOBS
 from precinct.domains.orgs import service as orgs
@@ -68,6 +69,7 @@ def create_app(
         dispatch_router,
         roads_router,
         analytics_router,
+        identity_router,
         live_router,
     ):
         app.include_router(router)

@@ -1,0 +1,248 @@
+"""Identity: who is asking (``authenticate``: a session cookie or a bearer token, each one indexed lookup), signing
+in with lockout and a per-address limit, signing out, and the CSRF check of cookie requests (decision 0008). Managing
+users and tokens is ``accounts``."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import Depends, Request
+
+from precinct.domains.identity import credentials
+from precinct.domains.identity.models import SignInThrottle, User, UserSession
+from precinct.domains.identity.repository import IdentityRepository
+from precinct.domains.identity.schemas import Me, SignIn
+from precinct.domains.orgs import service as orgs
+from precinct.platform.config import Settings
+from precinct.platform.context import Ctx
+from precinct.platform.errors import Forbidden, TooManyRequests, Unauthorized
+from precinct.platform.http import app_state
+
+log = logging.getLogger("precinct")
+
+SESSION_COOKIE = "precinct_session"
+CSRF_COOKIE = "precinct_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# A session's last use is written at most this often: a write on every request would make every read a write.
+# The idle timeout is therefore exact to within this.
+TOUCH_S = 60
+UNKNOWN_ACTOR = "sign-in:unknown-login"  # never the text typed: a login that matches no one may be a password
+SIGN_IN_REFUSED = Unauthorized(
+    "the login or password is wrong, or the account is locked for a while after repeated failures; try again "
+    "later or ask an administrator"
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request acts for: a staff member, a unit's terminal, another system or a member of the public."""
+
+    kind: str
+    user_id: int
+    login: str
+    role: str | None
+    org_id: int | None
+    unit_id: int | None
+    via: Literal["session", "token"]
+    session_id: int | None = None
+    csrf_token: str | None = field(default=None, repr=False)
+
+
+# --- who is asking -------------------------------------------------------------------------------------------
+
+
+def authenticate(request: Request) -> Principal | None:
+    """The principal of ``request`` from its bearer token (``Authorization: Bearer …``) or else its session cookie;
+    ``None`` when it has neither or they are not valid (unknown, expired, revoked, or the user is disabled). Opens
+    its own short transaction, so it can run as a dependency before the route's."""
+    state = app_state(request)
+    now = state.clock()
+    scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        prefix = credentials.bearer_prefix(bearer.strip())
+        if prefix is None:
+            return None
+        with state.db.transaction(write=False) as session:
+            row = IdentityRepository(session).token_principal(prefix)
+        if row is None or row.revoked_at is not None or (row.expires_at is not None and now >= row.expires_at):
+            return None
+        if not credentials.same_secret(credentials.token_hash(bearer.strip()), row.token_hash):
+            return None
+        return Principal(row.kind, row.id, row.login, row.role, row.org_id, row.unit_id, via="token")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie or len(cookie) > 128:
+        return None
+    with state.db.transaction(write=False) as session:
+        row = IdentityRepository(session).session_principal(credentials.token_hash(cookie))
+    idle = timedelta(seconds=state.settings.session_idle_s)
+    if row is None or now >= row.expires_at or now >= row.last_seen_at + idle:
+        return None
+    if now - row.last_seen_at >= timedelta(seconds=TOUCH_S):
+        with state.db.transaction() as session:
+            IdentityRepository(session).touch_session(row.session_id, now)
+    return Principal(
+        row.kind, row.id, row.login, row.role, row.org_id, row.unit_id, "session", row.session_id, row.csrf_token
+    )
+
+
+def require_principal(request: Request) -> Principal:
+    principal = authenticate(request)
+    if principal is None:
+        raise Unauthorized("sign in first (POST /api/auth/sign-in), or send a valid Authorization: Bearer token")
+    return principal
+
+
+def check_csrf(request: Request, principal: Principal) -> None:
+    """Refuse a request that changes something with the session cookie unless its X-CSRF-Token header is the
+    session's token: another site's page can make the browser send the cookie, never read the token."""
+    if principal.via != "session" or request.method in SAFE_METHODS:
+        return
+    given = request.headers.get(CSRF_HEADER)
+    if given is None or principal.csrf_token is None or not credentials.same_secret(given, principal.csrf_token):
+        raise Forbidden(
+            f"a request made with the session cookie needs the {CSRF_HEADER} header: send the token sign-in "
+            f"returned (also in the {CSRF_COOKIE} cookie)"
+        )
+
+
+CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
+OptionalPrincipal = Annotated[Principal | None, Depends(authenticate)]
+
+
+# --- signing in and out --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignInAttempt:
+    """A password checked before the route's transaction: hashing takes tens of milliseconds, which must not be
+    spent holding a writer's turn (or SQLite's write lock)."""
+
+    login: str
+    client_address: str | None
+    matches: bool
+    verified_hash: str | None = field(repr=False)  # what it matched: a password changed since does not count
+    new_hash: str | None = field(default=None, repr=False)
+
+
+def check_sign_in(request: Request, body: SignIn) -> SignInAttempt:
+    """A dependency of the sign-in route: refuse an address over its limit before any hashing, then verify the
+    password (a dummy hash when the login is unknown, so both take as long)."""
+    state = app_state(request)
+    address = request.client.host[:64] if request.client else None
+    login = body.login.strip().lower()
+    with state.db.transaction(write=False) as session:
+        repo = IdentityRepository(session)
+        if address is not None:
+            _refuse_over_limit(repo.throttle(address), state.settings, state.clock())
+        user = repo.user_by_login(login)
+        stored = user.password_hash if user is not None and user.active else None
+    check = credentials.check_password(state.settings, stored, body.password)
+    return SignInAttempt(login, address, check.matches, stored if check.matches else None, check.new_hash)
+
+
+@dataclass(frozen=True)
+class NewSession:
+    me: Me
+    token: str = field(repr=False)
+    csrf_token: str = field(repr=False)
+
+
+def sign_in(ctx: Ctx, attempt: SignInAttempt) -> NewSession | None:
+    """Count the attempt, and start a session when the password matched and the account is active and not locked;
+    ``None`` when refused. A refusal is an answer, not an error: its count (and audit entry) must be committed."""
+    repo = IdentityRepository(ctx.session)
+    now = ctx.now()
+    if attempt.client_address is not None:
+        _count_attempt(ctx, repo, attempt.client_address, now)
+    user = repo.user_by_login(attempt.login, for_update=True)
+    ctx.actor = user.login if user is not None else UNKNOWN_ACTOR
+    if user is None or not user.active or user.password_hash is None:
+        return None
+    if user.locked_until is not None and now < user.locked_until:
+        return None
+    if not attempt.matches or attempt.verified_hash != user.password_hash:
+        _count_failure(user, ctx.settings, now)
+        return None
+    user.failed_sign_ins, user.failed_since, user.locked_until = 0, None, None
+    if attempt.new_hash is not None:
+        user.password_hash = attempt.new_hash  # the hashing parameters changed since it was stored
+    repo.end_sessions_of(user.id, ended_by=now)
+    token, csrf_token = credentials.new_secret(), credentials.new_secret()
+    ctx.session.add(
+        UserSession(
+            user_id=user.id,
+            token_hash=credentials.token_hash(token),
+            csrf_token=csrf_token,
+            created_at=now,
+            expires_at=now + timedelta(seconds=ctx.settings.session_lifetime_s),
+            last_seen_at=now,
+            client_address=attempt.client_address,
+        )
+    )
+    ctx.session.flush()
+    return NewSession(describe(ctx, user), token, csrf_token)
+
+
+def _refuse_over_limit(row: SignInThrottle | None, settings: Settings, now: datetime) -> None:
+    window = timedelta(seconds=settings.sign_in_address_window_s)
+    if row is not None and now - row.window_start < window and row.attempts >= settings.sign_in_address_limit:
+        wait_s = int((row.window_start + window - now).total_seconds()) + 1
+        raise TooManyRequests(
+            f"too many sign-in attempts from this address; wait {wait_s} s and try again", retry_after_s=wait_s
+        )
+
+
+def _count_attempt(ctx: Ctx, repo: IdentityRepository, address: str, now: datetime) -> None:
+    row = repo.throttle(address, for_update=True)
+    if row is None:
+        ctx.session.add(SignInThrottle(client_address=address, window_start=now, attempts=1))
+        return
+    if now - row.window_start >= timedelta(seconds=ctx.settings.sign_in_address_window_s):
+        row.window_start, row.attempts = now, 0
+    _refuse_over_limit(row, ctx.settings, now)  # raised here, the transaction rolls back: a refusal is not counted
+    row.attempts += 1
+
+
+def _count_failure(user: User, settings: Settings, now: datetime) -> None:
+    if user.failed_since is None or now - user.failed_since >= timedelta(seconds=settings.sign_in_failure_window_s):
+        user.failed_sign_ins, user.failed_since = 0, now
+    user.failed_sign_ins += 1
+    if user.failed_sign_ins >= settings.sign_in_max_failures:
+        user.locked_until = now + timedelta(seconds=settings.sign_in_lockout_s)
+        user.failed_sign_ins, user.failed_since = 0, None
+        log.warning("account %s locked for %d s after repeated failed sign-ins", user.login, settings.sign_in_lockout_s)
+
+
+def sign_out(ctx: Ctx, principal: Principal | None) -> bool:
+    """End the principal's session (delete it: the cookie is dead at once). False when there was none."""
+    if principal is None:
+        return False
+    ctx.actor = principal.login
+    if principal.session_id is None:
+        return False
+    return IdentityRepository(ctx.session).end_session(principal.session_id)
+
+
+def whoami(ctx: Ctx, principal: Principal) -> Me:
+    user = ctx.session.get(User, principal.user_id)
+    if user is None:  # deleted between authenticating and now
+        raise Unauthorized("this account no longer exists")
+    return describe(ctx, user)
+
+
+def describe(ctx: Ctx, user: User) -> Me:
+    org_code = orgs.get_org(ctx, user.org_id).code if user.org_id is not None else None
+    return Me(
+        id=user.id,
+        kind=user.kind,
+        login=user.login,
+        display_name=user.display_name,
+        role=user.role,
+        org_id=user.org_id,
+        org_code=org_code,
+        unit_id=user.unit_id,
+    )
