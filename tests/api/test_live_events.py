@@ -191,7 +191,12 @@ def test_unit_positions_leave_the_outbox_after_an_hour(
     incident = create_incident(client)
     clock.advance(3601)
     with ctx_factory() as ctx:
-        assert prune_outbox(ctx) == 2  # both positions; the call stays its 7 days
+        assert prune_outbox(ctx) == 2  # both positions; the unit's registration and the call stay their 7 days
     with client.websocket_connect("/ws/events?after=0") as ws:
         ws.receive_json()
-        assert next_event(ws)["payload"]["id"] == incident["id"]
+        registered, call = next_event(ws), next_event(ws)
+        assert (registered["topic"], call["topic"], call["payload"]["id"]) == (
+            "unit.updated",
+            "incident.created",
+            incident["id"],
+        )

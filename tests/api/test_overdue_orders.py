@@ -55,7 +55,7 @@ def test_the_api_workers_run_the_job_in_the_background(settings: Settings, clock
     with worker(with_jobs, clock) as api, api.websocket_connect("/ws/events") as ws:
         ws.receive_json()
         order = dispatch(api, create_incident(api)["id"], create_unit(api)["id"])
-        assert [next_event(ws)["topic"] for _ in range(2)] == ["incident.created", "dispatch.ordered"]
+        assert [next_event(ws)["topic"] for _ in range(3)] == ["incident.created", "unit.updated", "dispatch.ordered"]
         clock.advance(31)
         alert = next_event(ws)
         assert (alert["topic"], alert["payload"]["id"]) == ("dispatch.overdue", order["id"])
