@@ -51,6 +51,15 @@ def open_page(browser: Browser) -> Iterator[Callable[..., Page]]:
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(f"{url}: {error}"))
+        # What the Content-Security-Policy blocks is only reported on the console.
+        page.on(
+            "console",
+            lambda message: (
+                errors.append(f"{url}: {message.text}")
+                if message.type == "error" and "Content Security Policy" in message.text
+                else None
+            ),
+        )
         page.set_default_timeout(10_000)
         page.goto(url)
         return page

@@ -137,6 +137,12 @@ _REQUEST_ID_KEY = "precinct.request_id"  # in the ASGI scope
 _REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode()  # as ASGI spells header names
 
 
+def request_id_of(request: Request) -> str | None:
+    """The id ``RequestIds`` gave this request (None outside it)."""
+    value = request.scope.get(_REQUEST_ID_KEY)
+    return value if isinstance(value, str) else None
+
+
 class RequestIds:
     """Give every HTTP request an id (the caller's ``X-Request-ID`` when well-formed, else a new one), echo it on
     the response, and leave it in the scope for the audit entry."""

@@ -36,10 +36,11 @@ from precinct.platform.config import Settings
 from precinct.platform.context import Ctx, system_clock
 from precinct.platform.db import Database
 from precinct.platform.errors import PrecinctError
-from precinct.platform.http import AppState, RequestIds
+from precinct.platform.http import REQUEST_ID_HEADER, AppState, RequestIds, request_id_of
 from precinct.platform.jobs import JobRunner
 from precinct.web.live import router as live_router
 from precinct.web.pages import install_pages
+from precinct.web.security import SecurityHeaders
 
 log = logging.getLogger("precinct")
 
@@ -95,6 +96,7 @@ def create_app(
     install_pages(app, settings)
     _install_error_handlers(app)
     app.add_middleware(_Limits, max_body_bytes=settings.max_request_bytes)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestIds)  # outermost: a refused body's reply carries the id too
     return app
 
@@ -169,7 +171,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
-        reference = uuid.uuid4().hex[:12]
+        # Answered outside the middleware: the request id is named here, so the reply, the log line and the audit
+        # trail point at one another.
+        reference = request_id_of(request) or uuid.uuid4().hex[:12]
         log.exception("unhandled error %s on %s %s", reference, request.method, request.url.path)
         return JSONResponse(
             status_code=500,
@@ -177,6 +181,7 @@ def _install_error_handlers(app: FastAPI) -> None:
                 "code": "internal_error",
                 "message": f"an internal error occurred; reference {reference}",
             },
+            headers={REQUEST_ID_HEADER: reference},
         )
 
 
