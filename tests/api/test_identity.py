@@ -21,7 +21,7 @@ from tests.conftest import Clock
 
 from precinct.domains.identity import accounts
 from precinct.domains.identity import service as identity
-from precinct.domains.identity.models import ApiToken, User, UserSession
+from precinct.domains.identity.models import ApiToken, SignInThrottle, User, UserSession
 from precinct.platform.audit import AuditEntry
 from precinct.platform.config import Settings
 from precinct.platform.context import Ctx
@@ -359,3 +359,17 @@ def test_the_database_refuses_users_that_do_not_fit_their_kind(db: Database) -> 
     fits = f"'public', 'p', 'p', NULL, NULL, NULL, 'h', true, 0, {now}, {now}"
     with db.engine.begin() as conn:  # and a row that fits is taken
         conn.execute(sa.text(f"INSERT INTO users ({columns}) VALUES ({fits})"))  # noqa: S608
+
+
+def test_dead_sessions_and_past_sign_in_windows_are_pruned(
+    web: TestClient, db: Database, clock: Clock, ctx_factory: CtxFactory
+) -> None:
+    add_user(ctx_factory)
+    sign_in(web)
+    with ctx_factory() as ctx:
+        assert identity.prune_sign_ins(ctx) == 0  # a live session and a current window stay
+    assert (len(rows(db, UserSession)), len(rows(db, SignInThrottle))) == (1, 1)
+    clock.advance(30 * 60)  # idle for the default 30 minutes; the 5-minute window has long passed
+    with ctx_factory() as ctx:
+        assert identity.prune_sign_ins(ctx) == 2
+    assert (rows(db, UserSession), rows(db, SignInThrottle)) == ([], [])

@@ -92,3 +92,19 @@ class IdentityRepository:
         if for_update:
             query = query.with_for_update()
         return self.session.scalar(query)
+
+    # --- housekeeping ---
+
+    def delete_dead_sessions(self, now: datetime, idle_before: datetime) -> int:
+        """Sessions past their absolute end or idle since before ``idle_before``: they sign no one in any more."""
+        done: CursorResult[Any] = self.session.execute(  # type: ignore[assignment]
+            delete(UserSession).where((UserSession.expires_at <= now) | (UserSession.last_seen_at <= idle_before))
+        )
+        return done.rowcount
+
+    def delete_old_throttles(self, started_before: datetime) -> int:
+        """Sign-in windows that have passed: the next attempt from those addresses starts a new one anyway."""
+        done: CursorResult[Any] = self.session.execute(  # type: ignore[assignment]
+            delete(SignInThrottle).where(SignInThrottle.window_start <= started_before)
+        )
+        return done.rowcount

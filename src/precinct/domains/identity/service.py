@@ -246,3 +246,13 @@ def describe(ctx: Ctx, user: User) -> Me:
         org_code=org_code,
         unit_id=user.unit_id,
     )
+
+
+def prune_sign_ins(ctx: Ctx) -> int:
+    """A job: delete sessions that can no longer sign anyone in and sign-in windows that have passed, so that neither
+    table grows with every browser and address ever seen. Returns how many rows went."""
+    now, settings = ctx.now(), ctx.settings
+    repo = IdentityRepository(ctx.session)
+    sessions = repo.delete_dead_sessions(now, now - timedelta(seconds=settings.session_idle_s))
+    throttles = repo.delete_old_throttles(now - timedelta(seconds=settings.sign_in_address_window_s))
+    return sessions + throttles
