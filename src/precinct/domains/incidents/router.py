@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Header, Query, Response, status
+from fastapi import Header, Query, Request, Response, status
 
 from precinct.core.workflow import DispatchAction
+from precinct.domains.identity import service as identity
 from precinct.domains.incidents import service
 from precinct.domains.incidents.models import Dispatch, Incident
 from precinct.domains.incidents.schemas import (
@@ -24,6 +25,8 @@ from precinct.domains.incidents.schemas import (
     IncidentOut,
     IncidentTypeOut,
     MergeRequest,
+    Revealed,
+    RevealRequest,
 )
 from precinct.platform.http import CtxDep, PrecinctRouter, errors
 from precinct.platform.schemas import SMALL_ID_MAX, BigIdPath
@@ -153,6 +156,21 @@ def incident_history(ctx: CtxDep, incident_id: BigIdPath) -> IncidentHistory:
 )
 def incident_duplicates(ctx: CtxDep, incident_id: BigIdPath) -> list[DuplicateOut]:
     return duplicates_out(service.find_duplicates(ctx, service.get_incident(ctx, incident_id)))
+
+
+@router.post(
+    "/incidents/{incident_id}/reveal",
+    response_model=Revealed,
+    responses=errors(401, 403, 404, 409, 422),
+    summary="See a caller's details unmasked, with a reason (audited); signed-in roles that need them only",
+)
+def reveal_personal_data(
+    ctx: CtxDep, incident_id: BigIdPath, body: RevealRequest, principal: identity.CurrentPrincipal, request: Request
+) -> Revealed:
+    identity.check_csrf(request, principal)
+    ctx.actor = principal.login  # who saw it is who signed in, whatever the placeholder header says
+    values = service.reveal(ctx, incident_id, body.fields, body.reason, principal.role)
+    return Revealed(incident_id=incident_id, values=values)
 
 
 @router.post(

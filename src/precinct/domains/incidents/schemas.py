@@ -6,9 +6,9 @@ import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
-from precinct.core.privacy import mask_name, mask_phone
+from precinct.core.privacy import PERSONAL_FIELDS, mask
 from precinct.platform.schemas import BigId, RequestModel, SmallId
 
 Source = Literal["phone_110", "alarm_post", "public_portal", "walk_in", "officer_initiated", "transferred"]
@@ -113,15 +113,10 @@ class IncidentOut(BaseModel):
     closed_at: datetime | None
     allowed_actions: list[str] = Field(default_factory=list)
 
-    @field_validator("caller_name", mode="after")
+    @field_validator(*PERSONAL_FIELDS["incident"], mode="after")
     @classmethod
-    def _mask_name(cls, value: str | None) -> str | None:
-        return mask_name(value)
-
-    @field_validator("caller_phone", mode="after")
-    @classmethod
-    def _mask_phone(cls, value: str | None) -> str | None:
-        return mask_phone(value)
+    def _mask_personal(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return mask("incident", str(info.field_name), value)
 
 
 class IncidentCreated(IncidentOut):
@@ -181,3 +176,16 @@ class IncidentTypeOut(BaseModel):
     name_en: str
     priority: int | None
     response_target_s: int | None
+
+
+PersonalField = Literal["caller_name", "caller_phone"]
+
+
+class RevealRequest(RequestModel):
+    fields: list[PersonalField] = Field(min_length=1, max_length=2, description="The personal fields to see")
+    reason: str = Field(min_length=1, max_length=500, description="Why you need to see them (kept in the audit trail)")
+
+
+class Revealed(BaseModel):
+    incident_id: int
+    values: dict[str, str | None] = Field(description="The fields asked for, unmasked")

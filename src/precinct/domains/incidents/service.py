@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from precinct.core.catalogue import TypeEntry, category_of
 from precinct.core.geo import distance_m
+from precinct.core.privacy import MAY_REVEAL, PERSONAL_FIELDS
 from precinct.core.workflow import (
     DISPATCH_MACHINE,
     FINAL_INCIDENT_STATUSES,
@@ -31,9 +32,9 @@ from precinct.domains.incidents.repository import IncidentRepository
 from precinct.domains.incidents.schemas import FeedbackCreate, IncidentCreate
 from precinct.domains.orgs import service as orgs
 from precinct.domains.units import service as units
-from precinct.platform import reference
+from precinct.platform import audit, reference
 from precinct.platform.context import Ctx
-from precinct.platform.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from precinct.platform.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
 from precinct.platform.events import emit
 
 UNASSIGNED_PREFIX = "X"
@@ -285,6 +286,21 @@ def reopen(ctx: Ctx, incident_id: int, reason: str | None = None) -> Incident:
     _record(ctx, incident, "reopened", reason=reason, status=incident.status)
     emit(ctx, "incident.updated", _summary(incident))
     return incident
+
+
+def reveal(ctx: Ctx, incident_id: int, fields: Sequence[str], reason: str, role: str | None) -> dict[str, str | None]:
+    """A caller's details unmasked, for a role whose work needs them and with the reason typed, each field's
+    reveal written to the audit trail (ids and the reason, never the value)."""
+    if role not in MAY_REVEAL:
+        raise Forbidden(f"the role {role or 'of this identity'} may not see personal data unmasked")
+    incident = get_incident(ctx, incident_id)
+    values: dict[str, str | None] = {}
+    for field in dict.fromkeys(fields):
+        if field not in PERSONAL_FIELDS["incident"]:
+            raise InvalidInput(f"{field} is not a personal field of an incident")
+        audit.record_reveal(ctx, f"incident:{incident.id}", field, reason)
+        values[field] = getattr(incident, field)
+    return values
 
 
 def _check(incident: Incident, action: IncidentAction) -> None:
