@@ -161,6 +161,10 @@ def test_an_officer_takes_an_order_from_acknowledgement_to_feedback_and_clearing
     feedback.locator("select").select_option("mediated")
     feedback.locator('input[name="people_helped"]').fill("2")
     feedback.locator("textarea").fill("双方和解")
+    # The terminal redraws on every event; one arriving while the officer types must not wipe the report.
+    moved = httpx.put(f"{site}/api/units/{unit_id}/position", json={"lon": NEAR[0], "lat": NEAR[1]})
+    assert moved.status_code == 200
+    terminal.wait_for_timeout(700)  # the move's event reaches the page and redraws it
     feedback.locator("button[type=submit]").click()
     expect(feedback).to_be_hidden()
     order.locator('button[data-action="clear"]').click()

@@ -108,6 +108,7 @@ async function onEvent(event) {
 
 function render() {
   const open = [...state.orders.values()].filter((order) => OPEN_ORDER.has(order.status));
+  for (const id of feedbackForms.keys()) if (!open.some((order) => order.id === id)) feedbackForms.delete(id);
   $("#orders").replaceChildren(...open.map(orderCard));
   $("#no-orders").hidden = open.length > 0;
   if (!map) return;
@@ -146,7 +147,7 @@ function orderCard(order) {
     incident?.address ? el("p", { className: "address" }, incident.address) : "",
     incident?.narrative ? el("p", { className: "narrative" }, incident.narrative) : "",
     route ? el("p", { className: "route" }, t("terminal.route", { min: (route.eta_s / 60).toFixed(1), km: (route.distance_m / 1000).toFixed(1) })) : "",
-    order.status === "on_scene" && !order.feedback_at ? feedbackForm(order) : "",
+    order.status === "on_scene" && !order.feedback_at ? feedbackFormFor(order) : "",
     next
       ? el(
           "button",
@@ -155,6 +156,13 @@ function orderCard(order) {
         )
       : "",
   );
+}
+
+// One form per order, kept across redraws: an event arriving while the officer types must not wipe the report.
+const feedbackForms = new Map();
+function feedbackFormFor(order) {
+  if (!feedbackForms.has(order.id)) feedbackForms.set(order.id, feedbackForm(order));
+  return feedbackForms.get(order.id);
 }
 
 function feedbackForm(order) {
