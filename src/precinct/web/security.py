@@ -32,6 +32,9 @@ _ALWAYS = (
     (b"cross-origin-opener-policy", b"same-origin"),
 )
 _HSTS = (b"strict-transport-security", b"max-age=31536000")
+# Built once: the headers of a page or API answer, and of the OpenAPI page.
+_HEADERS = [*_ALWAYS, (b"content-security-policy", _PAGE_POLICY.encode())]
+_DOCS_HEADERS = [*_ALWAYS, (b"content-security-policy", _DOCS_POLICY.encode())]
 
 
 class SecurityHeaders:
@@ -43,10 +46,9 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        policy = _DOCS_POLICY if path == "/docs" else _PAGE_POLICY
-        extra = [*_ALWAYS, (b"content-security-policy", policy.encode())]
+        extra = _DOCS_HEADERS if path == "/docs" else _HEADERS
         if scope.get("scheme") == "https":
-            extra.append(_HSTS)
+            extra = [*extra, _HSTS]
         api = path.startswith("/api/")
 
         async def send_with_headers(message: Message) -> None:

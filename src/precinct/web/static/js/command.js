@@ -56,7 +56,7 @@ async function loadAll() {
   for (const type of types) state.types.set(type.code, type);
   fillTypeChoices(types);
   for (const incident of incidents) state.incidents.set(incident.id, incident);
-  for (const unit of units) state.units.set(unit.id, { ...unit, unit_id: unit.id });
+  for (const unit of units) state.units.set(unit.id, unit);
   for (const order of orders) state.orders.set(order.id, { ...order, overdue: order.overdue_at !== null });
   await loadKpi();
   render();
@@ -84,12 +84,13 @@ function onEvent(event) {
     case "unit.moved":
     case "unit.updated":
       upsertUnit(payload);
-      break;
+      scheduleRender(false); // a unit's move or duty changes nothing in the queue or the incident panel
+      return;
     default:
       return;
   }
   const incidentId = payload.incident_id ?? payload.id;
-  if (state.selected !== null && event.topic !== "unit.moved" && incidentId === state.selected) schedulePanel();
+  if (state.selected !== null && incidentId === state.selected) schedulePanel();
   scheduleRender();
 }
 
@@ -112,8 +113,7 @@ function upsertOrder(summary) {
 }
 
 function upsertUnit(summary) {
-  const unit = state.units.get(summary.unit_id) ?? { id: summary.unit_id };
-  state.units.set(summary.unit_id, { ...unit, ...summary });
+  state.units.set(summary.unit_id, { ...state.units.get(summary.unit_id), ...summary, id: summary.unit_id });
 }
 
 function alertOverdue(payload) {
@@ -146,13 +146,17 @@ function showLive(online) {
 
 // --- drawing -----------------------------------------------------------------------------------------------------
 
+// At most one redraw a frame; the queue, the incidents and the numbers only when something besides units changed.
 let renderQueued = false;
-function scheduleRender() {
+let incidentsChanged = false;
+function scheduleRender(incidents = true) {
+  incidentsChanged ||= incidents;
   if (renderQueued) return;
   renderQueued = true;
   requestAnimationFrame(() => {
     renderQueued = false;
-    render();
+    render(incidentsChanged);
+    incidentsChanged = false;
   });
 }
 
@@ -168,12 +172,13 @@ function sortedIncidents() {
   );
 }
 
-function render() {
+function render(incidentsChanged = true) {
+  renderUnits();
+  if (!incidentsChanged) return;
   const overdue = overdueIncidents();
   const incidents = sortedIncidents();
   renderQueue(incidents, overdue);
   renderNumbers(incidents, overdue);
-  renderUnits();
   map.getSource("incidents").setData(
     points(incidents, (i) => ({
       id: i.id,
@@ -184,14 +189,6 @@ function render() {
       awaiting: i.status === "received",
       overdue: overdue.has(i.id),
       selected: i.id === state.selected,
-    })),
-  );
-  map.getSource("units").setData(
-    points([...state.units.values()], (u) => ({
-      id: u.id ?? u.unit_id,
-      call_sign: u.call_sign,
-      status: u.status,
-      highlight: false,
     })),
   );
 }
@@ -222,12 +219,10 @@ function renderQueue(incidents, overdue) {
 
 function renderNumbers(incidents, overdue) {
   const awaiting = incidents.filter((i) => i.status === "received").length;
-  const free = [...state.units.values()].filter((u) => u.on_duty && u.status === "available").length;
   $("#n-open").textContent = incidents.length;
   $("#n-awaiting").textContent = awaiting;
   $("#n-overdue").textContent = overdue.size;
   $("#n-overdue").parentElement.classList.toggle("alarm", overdue.size > 0);
-  $("#n-units").textContent = `${free}/${state.units.size}`;
   const share = state.kpi?.response?.within_target_share;
   $("#n-arrival").textContent = share === null || share === undefined ? "–" : `${Math.round(share * 100)}%`;
   const byPriority = [1, 2, 3, 4].map((p) => incidents.filter((i) => i.priority === p).length);
@@ -246,6 +241,11 @@ function renderNumbers(incidents, overdue) {
 
 function renderUnits() {
   const units = [...state.units.values()].sort((a, b) => a.call_sign.localeCompare(b.call_sign));
+  const free = units.filter((u) => u.on_duty && u.status === "available").length;
+  $("#n-units").textContent = `${free}/${units.length}`;
+  map.getSource("units").setData(
+    points(units, (u) => ({ id: u.id, call_sign: u.call_sign, status: u.status, highlight: false })),
+  );
   const counts = new Map(UNIT_STATES.map((s) => [s, 0]));
   for (const unit of units) counts.set(unit.status, (counts.get(unit.status) ?? 0) + 1);
   $("#unit-counts").replaceChildren(
@@ -257,7 +257,7 @@ function renderUnits() {
         "li",
         {
           className: unit.status,
-          dataset: { id: unit.id ?? unit.unit_id },
+          dataset: { id: unit.id },
           onclick: () => unit.lon !== null && map.flyTo({ center: [unit.lon, unit.lat], zoom: 15 }),
         },
         el("span", { className: "call-sign" }, unit.call_sign),
