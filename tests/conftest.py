@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from precinct.domains.identity import accounts
 from precinct.domains.incidents import catalogue
 from precinct.domains.orgs import service as orgs
 from precinct.platform import migrate
@@ -218,9 +219,25 @@ def clock() -> Clock:
     return Clock(datetime(2026, 11, 23, 1, 0, tzinfo=UTC))
 
 
+def bearer_token(
+    db: Database, settings: Settings, *, system: str = "tests", role: str | None = "duty_commander", org: str = "PDX"
+) -> str:
+    """A token of a system acting in ``role`` for the subtree of ``org`` (the city by default)."""
+    with db.transaction() as session:
+        ctx = Ctx(session=session, settings=settings, actor="test")
+        _, token = accounts.add_token(ctx, system_name=system, org_code=org, role=role)
+    return token
+
+
+def auth_headers(db: Database, settings: Settings, **who: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {bearer_token(db, settings, **who)}"}  # type: ignore[arg-type]
+
+
 @pytest.fixture
 def client(settings: Settings, db: Database, clock: Clock) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, db=db, clock=clock), raise_server_exceptions=False) as test_client:
+    """The API as the city's duty commander sees it (a bearer token, so no CSRF header is needed)."""
+    app = create_app(settings, db=db, clock=clock)
+    with TestClient(app, raise_server_exceptions=False, headers=auth_headers(db, settings)) as test_client:
         yield test_client
 
 

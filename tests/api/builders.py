@@ -37,8 +37,8 @@ def call(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-def create_incident(client: TestClient, **overrides: Any) -> dict[str, Any]:
-    response = client.post("/api/incidents", json=call(**overrides))
+def create_incident(client: TestClient, headers: dict[str, str] | None = None, **overrides: Any) -> dict[str, Any]:
+    response = client.post("/api/incidents", json=call(**overrides), headers=headers)
     assert response.status_code == 201, response.text
     return response.json()
 

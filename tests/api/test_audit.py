@@ -25,14 +25,12 @@ def entries(db: Database) -> list[Any]:
 def test_a_write_leaves_one_entry_with_who_what_when_where_and_the_request_id(
     client: TestClient, db: Database, clock: Clock
 ) -> None:
-    taken = client.post(
-        "/api/incidents", json=call(), headers={"X-Actor": "dispatcher-7", "X-Request-ID": "call-0042-abc"}
-    )
+    taken = client.post("/api/incidents", json=call(), headers={"X-Actor": "forged", "X-Request-ID": "call-0042-abc"})
     assert taken.status_code == 201, taken.text
     assert taken.headers["X-Request-ID"] == "call-0042-abc"
     (entry,) = entries(db)
     assert entry.kind == "write"
-    assert entry.actor == "dispatcher-7"
+    assert entry.actor == "system:tests"  # who signed in (the client's token), never what a header claims
     assert entry.at == clock.now
     assert (entry.method, entry.action, entry.path_params) == ("POST", "/api/incidents", None)
     assert entry.result_id == taken.json()["id"]  # what was acted on: the incident the call created
@@ -88,8 +86,8 @@ def test_reads_and_refused_writes_leave_no_entry(client: TestClient, db: Databas
 
 
 def test_the_entry_is_one_insert_more_per_call(client: TestClient, db: Database) -> None:
-    """POST /api/incidents over HTTP costs the service's six statements (tests/api/test_incidents.py) and the
-    audit entry: no lookup of the chain, no lock."""
+    """POST /api/incidents over HTTP costs who is asking (one indexed lookup of the token), the service's six
+    statements (tests/api/test_incidents.py) and the audit entry: no lookup of the chain, no lock."""
     create_incident(client)  # the catalogue and jurisdiction caches are warm from here on
     statements: list[str] = []
 
@@ -103,7 +101,16 @@ def test_the_entry_is_one_insert_more_per_call(client: TestClient, db: Database)
         assert taken.status_code == 201
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", seen)
-    assert [s.split()[0] for s in statements] == ["INSERT", "SELECT", "INSERT", "INSERT", "INSERT", "INSERT", "INSERT"]
+    assert [s.split()[0] for s in statements] == [
+        "SELECT",
+        "INSERT",
+        "SELECT",
+        "INSERT",
+        "INSERT",
+        "INSERT",
+        "INSERT",
+        "INSERT",
+    ]
     assert statements[-1] == "INSERT INTO audit_log"
 
 

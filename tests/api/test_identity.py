@@ -14,14 +14,14 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from fastapi import Request
 from fastapi.testclient import TestClient
-from tests.api.builders import create_unit, serving
+from tests.api.builders import serving
 from tests.conftest import Clock
 
 from precinct.domains.identity import accounts
 from precinct.domains.identity import service as identity
 from precinct.domains.identity.models import ApiToken, SignInThrottle, User, UserSession
+from precinct.domains.units.models import Unit
 from precinct.platform.audit import AuditEntry
 from precinct.platform.config import Settings
 from precinct.platform.context import Ctx
@@ -122,31 +122,30 @@ def test_a_browser_session_from_sign_in_to_sign_out(
         assert browser.post("/api/auth/sign-out").json() == {"ended": False}
 
 
-def test_the_csrf_check_through_a_route_of_the_tests_own(
+def test_every_change_made_with_the_session_cookie_needs_the_csrf_token(
     settings: Settings, db: Database, clock: Clock, ctx_factory: CtxFactory
 ) -> None:
     add_user(ctx_factory)
     with ctx_factory() as ctx:
-        create_unit_for_tokens(ctx)
+        unit_id = create_unit_for_tokens(ctx)
         _, bearer = accounts.add_token(ctx, unit_call_sign="CE-T1")
     app = create_app(plain_http(settings), db=db, clock=clock)
-
-    def change_something(request: Request, principal: identity.CurrentPrincipal) -> dict[str, str]:
-        identity.check_csrf(request, principal)
-        return {"by": principal.login}
-
-    app.add_api_route("/test/change", change_something, methods=["POST", "GET"])
+    duty = f"/api/units/{unit_id}/duty"
     with TestClient(app, raise_server_exceptions=False) as client:
-        assert client.post("/test/change").status_code == 401
+        assert client.put(duty, json={"on_duty": False}).status_code == 401
         csrf = sign_in(client).json()["csrf_token"]
-        assert client.post("/test/change").status_code == 403
-        assert client.post("/test/change", headers={"X-CSRF-Token": "forged"}).status_code == 403
-        assert client.post("/test/change", headers={"X-CSRF-Token": csrf}).json() == {"by": "alice"}
-        assert client.get("/test/change").status_code == 200  # a safe method needs no token
+        assert client.put(duty, json={"on_duty": False}).status_code == 403
+        assert client.put(duty, json={"on_duty": False}, headers={"X-CSRF-Token": "forged"}).status_code == 403
+        assert client.get(f"/api/units/{unit_id}").json()["on_duty"] is True  # refused: nothing changed
+        changed = client.put(duty, json={"on_duty": False}, headers={"X-CSRF-Token": csrf})
+        assert changed.status_code == 200, changed.text
+        assert client.get(f"/api/units/{unit_id}").status_code == 200  # a safe method needs no token
         client.cookies.clear()
         # A bearer token is not sent by a browser on its own, so it needs no CSRF token.
-        by_token = client.post("/test/change", headers={"Authorization": f"Bearer {bearer}"})
-        assert by_token.json() == {"by": "device:CE-T1"}
+        by_token = client.put(duty, json={"on_duty": True}, headers={"Authorization": f"Bearer {bearer}"})
+        assert by_token.status_code == 200, by_token.text
+    entries = rows(db, AuditEntry)
+    assert [e.actor for e in entries if e.action == "/api/units/{unit_id}/duty"] == ["alice", "device:CE-T1"]
 
 
 def create_unit_for_tokens(ctx: Ctx, call_sign: str = "CE-T1") -> int:
@@ -161,8 +160,9 @@ def create_unit_for_tokens(ctx: Ctx, call_sign: str = "CE-T1") -> int:
 def test_a_bearer_token_identifies_a_terminal_until_revoked_or_expired(
     web: TestClient, clock: Clock, ctx_factory: CtxFactory, db: Database
 ) -> None:
-    unit = create_unit(web)
     with ctx_factory() as ctx:
+        unit = {"id": create_unit_for_tokens(ctx), "call_sign": "CE-T1"}
+        unit["home_org_id"] = ctx.session.get(Unit, unit["id"]).home_org_id
         row, token = accounts.add_token(ctx, unit_call_sign=unit["call_sign"])
         _, expiring = accounts.add_token(ctx, system_name="cad-bridge", org_code="PDX", expires_days=1)
     me = web.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})

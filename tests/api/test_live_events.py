@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 from tests.api.builders import create_incident, create_unit, delete_nats_stream, dispatch
-from tests.conftest import Clock
+from tests.conftest import Clock, auth_headers
 
 from precinct.platform.config import Settings
 from precinct.platform.context import Ctx
@@ -38,7 +38,8 @@ def worker(settings: Settings, clock: Clock) -> Iterator[TestClient]:
     """Another API worker process on the same database: its own app, engine, caches and event hub."""
     db = Database(settings.database_url)
     try:
-        with TestClient(create_app(settings, db=db, clock=clock), raise_server_exceptions=False) as client:
+        app = create_app(settings, db=db, clock=clock)
+        with TestClient(app, raise_server_exceptions=False, headers=auth_headers(db, settings)) as client:
             yield client
     finally:
         db.dispose()

@@ -41,9 +41,10 @@ def signed_in(client: TestClient, login: str) -> dict[str, str]:
 def test_a_dispatcher_sees_the_callers_details_with_a_reason_and_the_trail_keeps_it(
     web: TestClient, db: Database
 ) -> None:
+    csrf = signed_in(web, "disp")
+    web.headers.update(csrf)
     incident = create_incident(web)
     assert (incident["caller_name"], incident["caller_phone"]) == ("张**", "138****5678")
-    csrf = signed_in(web, "disp")
     body = {"fields": ["caller_phone", "caller_name"], "reason": "回拨报警人核实地址"}
     shown = web.post(f"/api/incidents/{incident['id']}/reveal", json=body, headers=csrf)
     assert shown.status_code == 200, shown.text
@@ -64,7 +65,8 @@ def test_a_dispatcher_sees_the_callers_details_with_a_reason_and_the_trail_keeps
 
 
 def test_a_reveal_is_refused_without_sign_in_a_fitting_role_a_reason_or_the_csrf_token(web: TestClient) -> None:
-    incident = create_incident(web)
+    incident = create_incident(web, headers=signed_in(web, "disp"))
+    web.cookies.clear()
     path = f"/api/incidents/{incident['id']}/reveal"
     body = {"fields": ["caller_phone"], "reason": "回访"}
     assert web.post(path, json=body).status_code == 401

@@ -10,7 +10,7 @@ import httpx
 import numpy as np
 from fastapi.testclient import TestClient
 from tests.api.builders import serving
-from tests.conftest import PORTLAND_ROADS, need_data
+from tests.conftest import PORTLAND_ROADS, auth_headers, need_data
 
 from precinct.domains.roads import service as roads
 from precinct.platform.config import Settings
@@ -33,7 +33,11 @@ def test_the_roads_come_as_gzipped_geojson_lines(
     assert 45.4 < south < north < 45.7
 
     # Over real HTTP, to see the bytes and headers a browser gets.
-    with serving(create_app(settings, db=db)) as url, httpx.stream("GET", f"{url}/api/roads/lines.geojson") as response:
+    headers = auth_headers(db, settings)
+    with (
+        serving(create_app(settings, db=db)) as url,
+        httpx.stream("GET", f"{url}/api/roads/lines.geojson", headers=headers) as response,
+    ):
         assert response.status_code == 200
         assert response.headers["content-type"] == "application/geo+json"
         assert response.headers["content-encoding"] == "gzip"

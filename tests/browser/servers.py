@@ -57,9 +57,9 @@ def server_process(settings: Settings, port: int, **environment: str) -> Iterato
         process.wait(timeout=20)
 
 
-def add_unit(url: str, call_sign: str, lon: float, lat: float) -> int:
-    homes = {o["code"]: o["id"] for o in httpx.get(f"{url}/api/orgs").json()}
-    response = httpx.post(
+def add_unit(api: httpx.Client, url: str, call_sign: str, lon: float, lat: float) -> int:
+    homes = {o["code"]: o["id"] for o in api.get(f"{url}/api/orgs").json()}
+    response = api.post(
         f"{url}/api/units",
         json={
             "call_sign": call_sign,
@@ -74,7 +74,7 @@ def add_unit(url: str, call_sign: str, lon: float, lat: float) -> int:
     return int(response.json()["id"])
 
 
-def take_call(url: str, **overrides: Any) -> dict[str, Any]:
+def take_call(api: httpx.Client, url: str, **overrides: Any) -> dict[str, Any]:
     body = {
         "type_code": "01020100",
         "lon": DOWNTOWN[0],
@@ -84,6 +84,6 @@ def take_call(url: str, **overrides: Any) -> dict[str, Any]:
         "caller_phone": "13812345678",
         **overrides,
     }
-    response = httpx.post(f"{url}/api/incidents", json=body)
+    response = api.post(f"{url}/api/incidents", json=body)
     assert response.status_code == 201, response.text
     return dict(response.json())

@@ -33,9 +33,11 @@ def dispatch_with_a_click(command: Page, incident_id: int, unit_id: int) -> None
     command.locator(f'#panel button.dispatch[data-unit="{unit_id}"]').click()
 
 
-def test_a_call_taken_over_the_api_appears_on_the_command_screen(site: str, open_page: Callable[..., Page]) -> None:
-    command = live(open_page(f"{site}/command"))
-    incident = take_call(site)
+def test_a_call_taken_over_the_api_appears_on_the_command_screen(
+    site: str, open_page: Callable[..., Page], staff: dict[str, str], api: httpx.Client
+) -> None:
+    command = live(open_page(f"{site}/command", staff))
+    incident = take_call(api, site)
     row = command.locator(f'#queue tr[data-id="{incident["id"]}"]')
     expect(row).to_contain_text(incident["number"])
     expect(row).to_have_class(re.compile("awaiting"))
@@ -45,8 +47,10 @@ def test_a_call_taken_over_the_api_appears_on_the_command_screen(site: str, open
     expect(command.locator("#panel .caller")).to_have_text("138****5678")
 
 
-def test_a_call_taker_registers_a_call_with_the_keyboard_alone(site: str, open_page: Callable[..., Page]) -> None:
-    command = live(open_page(f"{site}/command"))
+def test_a_call_taker_registers_a_call_with_the_keyboard_alone(
+    site: str, open_page: Callable[..., Page], staff: dict[str, str], api: httpx.Client
+) -> None:
+    command = live(open_page(f"{site}/command", staff))
     keys = command.keyboard
     keys.press("Alt+n")
     keys.type("01020100")  # the type list jumps to the typed code
@@ -56,7 +60,7 @@ def test_a_call_taker_registers_a_call_with_the_keyboard_alone(site: str, open_p
             keys.type(text)
     keys.press("Control+Enter")
     expect(command.locator("#form-message")).to_contain_text("PDX-CE-")
-    created = httpx.get(f"{site}/api/incidents", params={"status": "received"}).json()
+    created = api.get(f"{site}/api/incidents", params={"status": "received"}).json()
     assert [(i["type_code"], i["address"], i["narrative"]) for i in created] == [
         ("01020100", "SW Morrison St", "一人受伤")
     ]
@@ -64,12 +68,16 @@ def test_a_call_taker_registers_a_call_with_the_keyboard_alone(site: str, open_p
 
 
 def test_one_click_sends_the_order_to_the_terminal_and_its_acknowledgement_comes_back(
-    site: str, open_page: Callable[..., Page]
+    site: str,
+    open_page: Callable[..., Page],
+    staff: dict[str, str],
+    terminal_of: Callable[[int], dict[str, str]],
+    api: httpx.Client,
 ) -> None:
-    unit_id = add_unit(site, "CE-P1", *NEAR)
-    command = live(open_page(f"{site}/command"))
-    terminal = live(open_page(f"{site}/terminal?unit={unit_id}", **PHONE))
-    incident = take_call(site)
+    unit_id = add_unit(api, site, "CE-P1", *NEAR)
+    command = live(open_page(f"{site}/command", staff))
+    terminal = live(open_page(f"{site}/terminal", terminal_of(unit_id), **PHONE))
+    incident = take_call(api, site)
 
     command.locator(f'#queue tr[data-id="{incident["id"]}"]').click()
     expect(command.locator("#panel .ranked .reasons").first).to_have_text("具备预案要求的 巡逻")  # the page's language
@@ -82,13 +90,18 @@ def test_one_click_sends_the_order_to_the_terminal_and_its_acknowledgement_comes
 
     expect(command.locator("#panel .orders li.acknowledged")).to_contain_text("CE-P1")
     expect(command.locator(f'#units li[data-id="{unit_id}"]')).to_have_class(re.compile("assigned"))
-    [sent] = httpx.get(f"{site}/api/dispatches", params={"unit_id": unit_id}).json()
+    [sent] = api.get(f"{site}/api/dispatches", params={"unit_id": unit_id}).json()
     assert sent["status"] == "acknowledged"
     assert sent["acknowledged_at"] is not None
 
 
 def test_two_workers_joined_by_nats_serve_one_screen_and_one_terminal(
-    settings: Settings, with_roads: None, open_page: Callable[..., Page]
+    settings: Settings,
+    with_roads: None,
+    open_page: Callable[..., Page],
+    staff: dict[str, str],
+    terminal_of: Callable[[int], dict[str, str]],
+    api: httpx.Client,
 ) -> None:
     tag = uuid.uuid4().hex[:10]
     over_nats = {
@@ -104,10 +117,10 @@ def test_two_workers_joined_by_nats_serve_one_screen_and_one_terminal(
             server_process(settings, free_port(), **over_nats) as first,
             server_process(settings, free_port(), **over_nats) as second,
         ):
-            unit_id = add_unit(first, "CE-P1", *NEAR)
-            command = live(open_page(f"{first}/command"))
-            terminal = live(open_page(f"{second}/terminal?unit={unit_id}", **PHONE))
-            incident = take_call(second)  # taken on the second worker, seen on the first one's screen
+            unit_id = add_unit(api, first, "CE-P1", *NEAR)
+            command = live(open_page(f"{first}/command", staff))
+            terminal = live(open_page(f"{second}/terminal", terminal_of(unit_id), **PHONE))
+            incident = take_call(api, second)  # taken on the second worker, seen on the first one's screen
 
             dispatch_with_a_click(command, incident["id"], unit_id)
             terminal.locator("article.order button.step.acknowledge").click()
@@ -117,17 +130,21 @@ def test_two_workers_joined_by_nats_serve_one_screen_and_one_terminal(
 
 
 def test_a_terminal_that_loses_its_server_catches_up_and_sends_what_it_did_offline_once(
-    settings: Settings, site: str, open_page: Callable[..., Page]
+    settings: Settings,
+    site: str,
+    open_page: Callable[..., Page],
+    terminal_of: Callable[[int], dict[str, str]],
+    api: httpx.Client,
 ) -> None:
-    unit_id = add_unit(site, "CE-P1", *NEAR)
+    unit_id = add_unit(api, site, "CE-P1", *NEAR)
     port = free_port()  # the terminal's own server, stopped and started again on the same port
     with server_process(settings, port) as own:
-        terminal = live(open_page(f"{own}/terminal?unit={unit_id}", **PHONE))
+        terminal = live(open_page(f"{own}/terminal", terminal_of(unit_id), **PHONE))
         expect(terminal.locator("#no-orders")).to_be_visible()
     expect(terminal.locator("#live")).to_have_class(OFFLINE)
 
-    incident = take_call(site)
-    sent = httpx.post(f"{site}/api/incidents/{incident['id']}/dispatches", json={"unit_id": unit_id})
+    incident = take_call(api, site)
+    sent = api.post(f"{site}/api/incidents/{incident['id']}/dispatches", json={"unit_id": unit_id})
     assert sent.status_code == 201, sent.text
     with server_process(settings, port):
         expect(terminal.locator("article.order")).to_contain_text("SW 5th Ave & SW Morrison St")
@@ -136,23 +153,27 @@ def test_a_terminal_that_loses_its_server_catches_up_and_sends_what_it_did_offli
     terminal.locator("article.order button.step.acknowledge").click()
     expect(terminal.locator("#queued")).to_be_visible()
     expect(terminal.locator("article.order .state")).to_have_text("已签收")  # shown at once, sent later
-    assert httpx.get(f"{site}/api/dispatches/{sent.json()['id']}").json()["status"] == "ordered"
+    assert api.get(f"{site}/api/dispatches/{sent.json()['id']}").json()["status"] == "ordered"
 
     with server_process(settings, port):
         expect(terminal.locator("#queued")).to_be_hidden()
         expect(terminal.locator("#live")).not_to_have_class(OFFLINE)
-    history = httpx.get(f"{site}/api/incidents/{incident['id']}/history").json()
+    history = api.get(f"{site}/api/incidents/{incident['id']}/history").json()
     assert [d["status"] for d in history["dispatches"]] == ["acknowledged"]
     assert [e["kind"] for e in history["events"]].count("acknowledged") == 1
 
 
 def test_an_officer_takes_an_order_from_acknowledgement_to_feedback_and_clearing(
-    site: str, open_page: Callable[..., Page]
+    site: str,
+    open_page: Callable[..., Page],
+    staff: dict[str, str],
+    terminal_of: Callable[[int], dict[str, str]],
+    api: httpx.Client,
 ) -> None:
-    unit_id = add_unit(site, "CE-P1", *NEAR)
-    incident = take_call(site)
-    sent = httpx.post(f"{site}/api/incidents/{incident['id']}/dispatches", json={"unit_id": unit_id}).json()
-    terminal = live(open_page(f"{site}/terminal?unit={unit_id}&lang=en", **PHONE))
+    unit_id = add_unit(api, site, "CE-P1", *NEAR)
+    incident = take_call(api, site)
+    sent = api.post(f"{site}/api/incidents/{incident['id']}/dispatches", json={"unit_id": unit_id}).json()
+    terminal = live(open_page(f"{site}/terminal?lang=en", terminal_of(unit_id), **PHONE))
     order = terminal.locator("article.order")
     for action, state in (("acknowledge", "Acknowledged"), ("depart", "En route"), ("arrive", "On scene")):
         order.locator(f'button[data-action="{action}"]').click()
@@ -162,7 +183,7 @@ def test_an_officer_takes_an_order_from_acknowledgement_to_feedback_and_clearing
     feedback.locator('input[name="people_helped"]').fill("2")
     feedback.locator("textarea").fill("双方和解")
     # The terminal redraws on every event; one arriving while the officer types must not wipe the report.
-    moved = httpx.put(f"{site}/api/units/{unit_id}/position", json={"lon": NEAR[0], "lat": NEAR[1]})
+    moved = api.put(f"{site}/api/units/{unit_id}/position", json={"lon": NEAR[0], "lat": NEAR[1]})
     assert moved.status_code == 200
     terminal.wait_for_timeout(700)  # the move's event reaches the page and redraws it
     feedback.locator("button[type=submit]").click()
@@ -170,10 +191,42 @@ def test_an_officer_takes_an_order_from_acknowledgement_to_feedback_and_clearing
     order.locator('button[data-action="clear"]').click()
     expect(terminal.locator("#no-orders")).to_have_text("No orders. Keep patrolling")
 
-    filed = httpx.get(f"{site}/api/dispatches/{sent['id']}").json()
+    filed = api.get(f"{site}/api/dispatches/{sent['id']}").json()
     assert (filed["status"], filed["outcome_code"], filed["people_helped"], filed["feedback_text"]) == (
         "cleared",
         "mediated",
         2,
         "双方和解",
     )
+
+
+def test_the_pages_ask_who_is_there_before_anything_shows(
+    site: str,
+    open_page: Callable[..., Page],
+    staff: dict[str, str],
+    terminal_of: Callable[[int], dict[str, str]],
+    api: httpx.Client,
+) -> None:
+    command = open_page(f"{site}/command")
+    form = command.locator("#sign-in")
+    expect(form).to_be_visible()
+    expect(command.locator("body[data-ready]")).not_to_be_attached()  # nothing loaded for a stranger
+    form.locator('input[name="login"]').fill(staff["login"])
+    form.locator('input[name="password"]').fill("not the password")
+    form.locator("button[type=submit]").click()
+    expect(form.locator(".problem")).to_have_text("账号或密码错误，或账号已暂时锁定")
+    form.locator('input[name="password"]').fill(staff["password"])
+    form.locator("button[type=submit]").click()
+    live(command)
+    expect(command.locator("#sign-out")).to_contain_text("disp")
+
+    unit_id = add_unit(api, site, "CE-P1", *NEAR)
+    terminal = open_page(f"{site}/terminal", **PHONE)
+    token = terminal.locator('#sign-in input[name="token"]')
+    token.fill(terminal_of(unit_id)["token"])
+    terminal.locator("#sign-in button[type=submit]").click()
+    live(terminal)
+    expect(terminal.locator("#call-sign")).to_have_text("CE-P1")  # the token's unit, without asking which
+
+    command.locator("#sign-out").click()
+    expect(command.locator("#sign-in")).to_be_visible()  # the session is over: the page asks again

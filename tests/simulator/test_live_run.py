@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from tests.api.builders import call, serving
-from tests.conftest import CALLS, PORTLAND_ROADS, need_data
+from tests.conftest import CALLS, PORTLAND_ROADS, auth_headers, bearer_token, need_data
 from typer.testing import CliRunner
 
 from precinct.cli.main import app
@@ -46,9 +46,10 @@ def with_roads(ctx_factory: Callable[[], Iterator[Ctx]]) -> None:
         roads.import_roads(ctx, PORTLAND_ROADS, name="Portland central")
 
 
-def _options(url: str, cache_dir: Path) -> SimulatorOptions:
+def _options(url: str, cache_dir: Path, token: str = "") -> SimulatorOptions:
     return SimulatorOptions(
         url=url,
+        token=token,
         roads_path=PORTLAND_ROADS,
         calls_path=CALLS,
         cache_dir=cache_dir,
@@ -113,10 +114,12 @@ def test_the_simulator_brings_the_demo_to_life(
     settings: Settings, db: Database, with_roads: None, portland: RoadGraph
 ) -> None:
     app = create_app(settings, db=db, clock=system_clock)
-    with serving(app) as url, httpx.Client(base_url=url, headers={"X-Actor": "test"}, timeout=15) as http:
+    headers = auth_headers(db, settings)  # a human duty commander, beside the simulator's own identity
+    token = bearer_token(db, settings, system="simulator", role="dispatcher")
+    with serving(app) as url, httpx.Client(base_url=url, headers=headers, timeout=15) as http:
         patrol = {sign: _add_unit(http, sign, _on_road(portland, at)) for sign, at in PATROL_POSTS.items()}
         person = _add_unit(http, "PERSON", PERSON_POST, kind="rapid_response")
-        options = _options(url, settings.cache_dir)
+        options = _options(url, settings.cache_dir, token)
         done: list[Stats] = []
         thread = threading.Thread(target=lambda: done.append(asyncio.run(runner.run(options))), daemon=True)
         thread.start()
@@ -189,7 +192,7 @@ def test_the_simulator_brings_the_demo_to_life(
             person["position_at"],
         )
         assert http.get(f"/api/dispatches/{to_person['id']}").json()["status"] == "ordered"
-        assert _steps_by(http, to_person) == {"dispatched": "test"}
+        assert _steps_by(http, to_person) == {"dispatched": "system:tests"}
         assert stats.http_errors == 0
 
 
@@ -200,10 +203,11 @@ def _on_road(graph: RoadGraph, at: tuple[float, float]) -> tuple[float, float]:
 
 def test_the_feed_catches_up_after_a_drop_and_hands_each_event_over_once(settings: Settings, db: Database) -> None:
     app = create_app(settings, db=db, clock=system_clock)
-    with serving(app) as url, httpx.Client(base_url=url, timeout=15) as http:
+    headers = auth_headers(db, settings)
+    with serving(app) as url, httpx.Client(base_url=url, headers=headers, timeout=15) as http:
 
         async def follow() -> list[Event]:
-            feed, heard = Feed(feed_url(url)), []
+            feed, heard = Feed(feed_url(url), headers), []
             first = asyncio.create_task(feed.run(heard.append))
             await asyncio.wait_for(feed.ready.wait(), 10)
             await asyncio.to_thread(http.post, "/api/incidents", json=call())
@@ -244,10 +248,14 @@ def test_a_run_that_cannot_reach_its_server_says_so(graph_cache: Path, portland:
 def test_the_command_line_refuses_bad_options_and_says_when_no_server_answers() -> None:
     need_data(CALLS, PORTLAND_ROADS)
     cli = CliRunner()
-    bad = cli.invoke(app, ["simulate", "--start", "yesterday afternoon"])
+    no_token = cli.invoke(app, ["simulate"], env={"PRECINCT_SIMULATOR_TOKEN": ""})
+    assert no_token.exit_code == 2
+    assert "needs a token" in no_token.output
+    token = {"PRECINCT_SIMULATOR_TOKEN": "pct_000000000000_" + "A" * 43}
+    bad = cli.invoke(app, ["simulate", "--start", "yesterday afternoon"], env=token)
     assert bad.exit_code == 2
     assert "yesterday afternoon" in bad.output
     args = ["simulate", "--url", "http://127.0.0.1:9", "--data", str(CALLS.parents[1]), "--wait", "0.5"]
-    nobody = cli.invoke(app, args)
+    nobody = cli.invoke(app, args, env=token)
     assert nobody.exit_code == 1
     assert "no answer from http://127.0.0.1:9/health" in nobody.output

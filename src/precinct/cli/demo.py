@@ -116,17 +116,6 @@ def build(settings: Settings, data_dir: Path, console: Console) -> DemoSummary:
         db.dispose()
 
 
-def unit_id(settings: Settings, call_sign: str) -> int | None:
-    """The id of the unit with ``call_sign``, if the demo has one."""
-    db = Database(settings.database_url, writers=settings.db_writers)
-    try:
-        with db.transaction(write=False) as session:
-            ctx = Ctx(session=session, settings=settings, actor="demo")
-            return next((u.id for u in units.list_units(ctx) if u.call_sign == call_sign), None)
-    finally:
-        db.dispose()
-
-
 def _add_users(ctx: Ctx) -> int:
     """The demo users that are missing, each with the demo password (``PRECINCT_DEMO_PASSWORD``)."""
     existing = {user.login for user in accounts.list_users(ctx)}
@@ -141,6 +130,26 @@ def _add_users(ctx: Ctx) -> int:
             display_name=f"Demo {role.replace('_', ' ')}",
         )
     return len(missing)
+
+
+def demo_tokens(settings: Settings) -> tuple[str, str | None]:
+    """New bearer tokens, for a day: the simulator's (``system:simulator``, a dispatcher for the city) and the
+    terminal's of the unit left to people (None when the demo has no such unit)."""
+    db = Database(settings.database_url, writers=settings.db_writers)
+    try:
+        with db.transaction() as session:
+            ctx = Ctx(session=session, settings=settings, actor="demo")
+            city = next(o.code for o in orgs.list_orgs(ctx) if o.parent_id is None)
+            _, simulator = accounts.add_token(
+                ctx, system_name="simulator", org_code=city, role="dispatcher", expires_days=1
+            )
+            has_terminal = any(u.call_sign == TERMINAL_UNIT for u in units.list_units(ctx))
+            terminal = (
+                accounts.add_token(ctx, unit_call_sign=TERMINAL_UNIT, expires_days=1)[1] if has_terminal else None
+            )
+            return simulator, terminal
+    finally:
+        db.dispose()
 
 
 def sign_in_note(settings: Settings) -> str:

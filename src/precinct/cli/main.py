@@ -7,6 +7,7 @@ import contextlib
 import getpass
 import json
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -514,6 +515,7 @@ def _read_password(password_file: Path | None) -> str:
     return lines[0] if lines else ""
 
 
+SIMULATOR_TOKEN_ENV = "PRECINCT_SIMULATOR_TOKEN"
 PasswordFile = Annotated[
     Path | None, typer.Option(help="Read the password from this file's first line instead of a prompt")
 ]
@@ -585,6 +587,7 @@ def tokens_add(
     unit: Annotated[str | None, typer.Option(help="Call sign of the unit whose terminal uses it")] = None,
     system: Annotated[str | None, typer.Option(help="Name of the system that uses it")] = None,
     org: Annotated[str | None, typer.Option(help="A new system: code of the org whose data it serves")] = None,
+    role: Annotated[str | None, typer.Option(help="A new system: the role it acts in, e.g. dispatcher")] = None,
     expires_days: Annotated[int | None, typer.Option(min=1, max=3650, help="Expire after this many days")] = None,
 ) -> None:
     """Make a bearer token for a unit's terminal or another system, and print it once."""
@@ -593,7 +596,7 @@ def tokens_add(
         raise typer.Exit(2)
     with context("users token add") as ctx:
         row, token = accounts.add_token(
-            ctx, unit_call_sign=unit, system_name=system, org_code=org, expires_days=expires_days
+            ctx, unit_call_sign=unit, system_name=system, org_code=org, role=role, expires_days=expires_days
         )
         owner = f"device:{unit}" if unit is not None else f"system:{system}"
     expires = row.expires_at.isoformat() if row.expires_at else "never"
@@ -657,11 +660,14 @@ def demo(
     base_url = f"http://127.0.0.1:{port}"
     console.print(f"serving on {base_url} — Ctrl-C to stop; the API is described at {base_url}/docs")
     console.print(f"command screen: {base_url}/command", soft_wrap=True)
-    terminal_unit = demo_module.unit_id(settings, demo_module.TERMINAL_UNIT)
-    if terminal_unit is not None:
+    simulator_token, terminal_token = demo_module.demo_tokens(settings)
+    if terminal_token is not None:
         who = f"{demo_module.TERMINAL_UNIT}, left to you" if simulate_after else demo_module.TERMINAL_UNIT
-        console.print(f"officer terminal ({who}): {base_url}/terminal?unit={terminal_unit}", soft_wrap=True)
-    process = _start_simulator(base_url, data) if simulate_after else None
+        console.print(
+            f"officer terminal ({who}): {base_url}/terminal — DEMO terminal token, for a day:", soft_wrap=True
+        )
+        console.print(terminal_token, soft_wrap=True, markup=False, highlight=False)
+    process = _start_simulator(base_url, data, simulator_token) if simulate_after else None
     import uvicorn
 
     # uvicorn raises the signal that stopped it again once it has shut down; SIGTERM must then unwind through the
@@ -679,10 +685,12 @@ def _exit_on_signal(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def _start_simulator(base_url: str, data: Path) -> subprocess.Popen[bytes]:
-    """``precinct simulate`` in a process of its own (same Python), waiting for the server that starts next."""
+def _start_simulator(base_url: str, data: Path, token: str) -> subprocess.Popen[bytes]:
+    """``precinct simulate`` in a process of its own (same Python), waiting for the server that starts next; its
+    token goes in the environment, which other users cannot read, never in the arguments, which they can."""
     command = [sys.executable, "-m", "precinct.cli.main", "simulate", "--url", base_url, "--data", str(data.resolve())]
-    return subprocess.Popen([*command, "--leave", demo_module.TERMINAL_UNIT])
+    environment = {**os.environ, SIMULATOR_TOKEN_ENV: token}
+    return subprocess.Popen([*command, "--leave", demo_module.TERMINAL_UNIT], env=environment)
 
 
 def _stop_simulator(process: subprocess.Popen[bytes]) -> None:
@@ -727,13 +735,26 @@ def simulate(
     mapping: Annotated[Path | None, typer.Option(help="CSV mapping the calls to catalogue types")] = None,
     run_id: Annotated[str | None, typer.Option(help="Names this run in the calls' idempotency keys")] = None,
     wait: Annotated[float, typer.Option(min=0, help="Seconds to wait for the server to answer")] = 60.0,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(help=f"A file whose first line is the simulator's bearer token (else ${SIMULATOR_TOKEN_ENV})"),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", help="Log every refused request too")] = False,
 ) -> None:
     """Make a running demo live: units patrol and answer their orders, past calls come in again, and a dispatcher
-    sends units to calls left waiting. A client of the HTTP API and the live feed only."""
+    sends units to calls left waiting. A client of the HTTP API and the live feed only, with a token of
+    system:simulator (precinct users token add --system simulator --org PDX --role dispatcher)."""
+    token = _read_password(token_file) if token_file is not None else os.environ.get(SIMULATOR_TOKEN_ENV, "")
+    if not token.strip():
+        err.print(
+            f"[red]error:[/red] the simulator needs a token: --token-file or ${SIMULATOR_TOKEN_ENV} "
+            "(precinct users token add --system simulator --org PDX --role dispatcher)"
+        )
+        raise typer.Exit(2)
     try:
         options = SimulatorOptions(
             url=url.rstrip("/"),
+            token=token.strip(),
             roads_path=roads or data / "osm" / "portland-central-filtered.osm.pbf",
             calls_path=calls or data / "portland" / "080116_083116_Data.zip",
             mapping_path=mapping,

@@ -1,6 +1,6 @@
-"""What the HTTP routers of every domain share: the per-request context (the request owns the transaction, and a
-writing one leaves its audit entry in it), request ids, the error body, and the error responses a route declares in
-its OpenAPI entry."""
+"""What the HTTP routers of every domain share: who is asking and whether they may (every route, before its body is
+read), the per-request context (the request owns the transaction, and a writing one leaves its audit entry in it),
+request ids, the error body, and the error responses a route declares in its OpenAPI entry."""
 
 from __future__ import annotations
 
@@ -13,17 +13,25 @@ from typing import Annotated, Any, TypeVar, get_type_hints
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from precinct.platform import audit
 from precinct.platform.config import Settings
-from precinct.platform.context import Ctx
+from precinct.platform.context import Ctx, Principal
 from precinct.platform.db import Database
 
-ACTOR_HEADER = "X-Actor"
+ANONYMOUS = "anonymous"
 REQUEST_ID_HEADER = "X-Request-ID"
 _READ_ONLY = "__precinct_read_only__"
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+Authorize = Callable[[HTTPConnection], Principal | None]
+
+
+def _nobody_may(request: HTTPConnection) -> Principal | None:
+    raise RuntimeError("the application was built without an authorizer")
 
 
 @dataclass
@@ -31,9 +39,12 @@ class AppState:
     db: Database
     settings: Settings
     clock: Callable[[], datetime]
+    # Who is asking and whether they may ask this route (the web shell's, from identity and its permission table):
+    # returns the principal (None only where the table lets anyone in) or raises Unauthorized or Forbidden.
+    authorize: Authorize = _nobody_may
 
 
-def app_state(request: Request) -> AppState:
+def app_state(request: HTTPConnection) -> AppState:
     state: AppState = request.app.state.precinct
     return state
 
@@ -47,15 +58,19 @@ class RequestCtx(Ctx):
     origin: audit.Origin | None = None  # what the audit entry of a write records about the request
 
 
-def _context(request: Request) -> Ctx:
+def _authorize(request: Request) -> Principal | None:
+    return app_state(request).authorize(request)
+
+
+def _context(request: Request, principal: Annotated[Principal | None, Depends(_authorize)]) -> Ctx:
     state = app_state(request)
-    actor = (request.headers.get(ACTOR_HEADER) or "anonymous").strip()[:100] or "anonymous"
     write = request.method not in ("GET", "HEAD")
     return RequestCtx(
         session=None,  # type: ignore[arg-type]  # bound by the route wrapper, in the route's thread
         settings=state.settings,
-        actor=actor,
+        actor=principal.login if principal is not None else ANONYMOUS,
         clock=state.clock,
+        principal=principal,
         db=state.db,
         write=write,
         origin=_origin(request) if write else None,
@@ -77,7 +92,9 @@ CtxDep = Annotated[Ctx, Depends(_context)]
 
 
 class PrecinctRouter(APIRouter):
-    """A router whose routes each run in one transaction, opened and committed in the route's own worker thread.
+    """A router whose every route is authorized first (before its body is even validated, so a stranger learns
+    nothing from a 422), and whose routes each run in one transaction, opened and committed in the route's own
+    worker thread.
 
     A dependency with ``yield`` would open the session in one threadpool thread and commit it in another; under
     load every pool thread can then be waiting for a row lock held by a request whose commit is queued behind them,
@@ -86,6 +103,8 @@ class PrecinctRouter(APIRouter):
     """
 
     def add_api_route(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        kwargs["dependencies"] = [Depends(_authorize), *(kwargs.get("dependencies") or ())]
+        kwargs["responses"] = {**errors(401, 403), **(kwargs.get("responses") or {})}
         super().add_api_route(path, _in_transaction(endpoint), **kwargs)
 
 

@@ -40,8 +40,9 @@ def feed_url(base_url: str) -> str:
 class Feed:
     """Follows the live feed for as long as :meth:`run` runs; :attr:`ready` is set once the first hello came."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
         self.url = url
+        self.headers = headers or {}
         self.ready = asyncio.Event()
         self.last_id: int | None = None
         self._seen = RecentIds(REMEMBERED_IDS)
@@ -51,7 +52,7 @@ class Feed:
         while True:
             url = self.url if self.last_id is None else f"{self.url}?after={self.last_id}"
             try:
-                async with connect(url, open_timeout=10, max_size=2**22) as socket:
+                async with connect(url, additional_headers=self.headers, open_timeout=10, max_size=2**22) as socket:
                     failures = 0
                     async for raw in socket:
                         self._receive(json.loads(raw), handle)

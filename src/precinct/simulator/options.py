@@ -11,7 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 # Every request says who acted: the timeline shows these steps as the simulator's.
-ACTOR = "simulator"
+ACTOR = "system:simulator"  # the identity its token belongs to: what the server records as the actor
 PORTLAND_TIMEZONE = "America/Los_Angeles"
 DEFAULT_START = "2016-08-15T16:00"  # a Monday, 4 pm: a busy hour of the day (see calls.HOURLY_SHARE)
 
@@ -34,6 +34,9 @@ class SimulatorOptions:
     ----------
     url : str
         The server's base URL, e.g. ``http://127.0.0.1:8000``.
+    token : str
+        A bearer token of the identity ``system:simulator`` acting as a dispatcher (``precinct users token add
+        --system simulator --org PDX --role dispatcher``).
     roads_path, calls_path : Path
         The OpenStreetMap extract the server routes on, and the historical calls to replay.
     mapping_path : Path or None
@@ -61,6 +64,7 @@ class SimulatorOptions:
     """
 
     url: str = "http://127.0.0.1:8000"
+    token: str = field(default="", repr=False)  # a bearer token of system:simulator, acting as a dispatcher
     roads_path: Path = Path("../shared/data/osm/portland-central-filtered.osm.pbf")
     calls_path: Path = Path("../shared/data/portland/080116_083116_Data.zip")
     mapping_path: Path | None = None

@@ -24,7 +24,7 @@ from precinct.simulator.calls import (
 )
 from precinct.simulator.dispatcher import Dispatcher
 from precinct.simulator.feed import Event, Feed, feed_url
-from precinct.simulator.options import ACTOR, SimulatorOptions, Stats
+from precinct.simulator.options import SimulatorOptions, Stats
 from precinct.simulator.patrol import UnitAgent
 from precinct.simulator.replay import replay
 from precinct.simulator.responder import Responder
@@ -76,7 +76,7 @@ async def run(options: SimulatorOptions, stop: asyncio.Event | None = None) -> S
         )
     else:
         log.warning("no call to replay from %s on", options.start.isoformat())
-    headers = {"X-Actor": ACTOR}
+    headers = {"Authorization": f"Bearer {options.token}"}
     async with httpx.AsyncClient(base_url=options.url, headers=headers, timeout=REQUEST_TIMEOUT_S) as client:
         api = Api(client, stats)
         if not await api.wait_healthy(options.health_timeout_s):
@@ -91,7 +91,7 @@ async def run(options: SimulatorOptions, stop: asyncio.Event | None = None) -> S
             responder.on_event(event)
             dispatcher.on_event(event)
 
-        feed = Feed(feed_url(options.url))
+        feed = Feed(feed_url(options.url), headers)
         tasks = [asyncio.create_task(feed.run(on_event))]
         try:
             try:

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from precinct.domains.analytics.router import router as analytics_router
 from precinct.domains.dispatch.router import router as dispatch_router
+from precinct.domains.identity import service as identity
 from precinct.domains.identity.router import router as identity_router
 from precinct.domains.incidents.router import router as incidents_router
 from precinct.domains.jobs import JOBS
@@ -38,6 +39,7 @@ from precinct.platform.db import Database
 from precinct.platform.errors import PrecinctError
 from precinct.platform.http import REQUEST_ID_HEADER, AppState, RequestIds, request_id_of
 from precinct.platform.jobs import JobRunner
+from precinct.web import permissions
 from precinct.web.live import router as live_router
 from precinct.web.pages import install_pages
 from precinct.web.security import SecurityHeaders
@@ -61,7 +63,9 @@ def create_app(
         docs_url=None,  # served below from local files: precinct may run on a closed network, with no CDN
         redoc_url=None,
     )
-    app.state.precinct = AppState(db=db, settings=settings, clock=clock)
+    app.state.precinct = AppState(
+        db=db, settings=settings, clock=clock, authorize=permissions.authorizer(identity.authenticate)
+    )
     app.state.hub = EventHub(db, settings, clock)
     for router in (
         orgs_router,

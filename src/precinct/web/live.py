@@ -18,6 +18,7 @@ from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 
 from precinct.core.recent import RecentIds
 from precinct.platform.bus import GAP_WAIT_S, EventHub
+from precinct.platform.errors import PrecinctError
 from precinct.platform.events import Event, events_after, last_event_id
 from precinct.platform.http import AppState
 from precinct.platform.schemas import SMALL_ID_MAX
@@ -26,6 +27,7 @@ router = APIRouter()
 
 REMEMBERED_IDS = 10_000
 CATCH_UP_LIMIT = 5_000
+POLICY_VIOLATION = 1008  # WebSocket close code: not signed in, or not allowed
 TRY_AGAIN_LATER = 1013  # WebSocket close code: the client fell behind and should reconnect with ?after=
 
 
@@ -37,6 +39,16 @@ async def live_events(
 ) -> None:
     state: AppState = websocket.app.state.precinct
     hub: EventHub = websocket.app.state.hub
+    try:
+        principal = await asyncio.to_thread(state.authorize, websocket)
+    except PrecinctError as refused:  # closed before accepting: the browser sees the upgrade refused (403)
+        await websocket.close(POLICY_VIOLATION, refused.message[:120])
+        return
+    if principal is not None and principal.unit_id is not None:
+        if unit_id not in (None, principal.unit_id):
+            await websocket.close(POLICY_VIOLATION, "a terminal hears its own unit's orders only")
+            return
+        unit_id = principal.unit_id
     await websocket.accept()
     last = await asyncio.to_thread(hub.read, last_event_id)
     subscription = hub.subscribe(start=last, unit_id=unit_id)

@@ -98,15 +98,21 @@ def add_token(
     unit_call_sign: str | None = None,
     system_name: str | None = None,
     org_code: str | None = None,
+    role: str | None = None,
     expires_days: int | None = None,
 ) -> tuple[ApiToken, str]:
-    """A bearer token for a unit's terminal or for another system (its identity is made on first use); returns the
-    token's row and the token itself, which is shown once and never stored."""
+    """A bearer token for a unit's terminal or for another system (its identity is made on first use, acting in
+    ``role`` if given: a dispatch bridge, the simulator); returns the token's row and the token itself, which is
+    shown once and never stored."""
     if (unit_call_sign is None) == (system_name is None):
         raise InvalidInput("name either a unit (its call sign) or a system")
+    if role is not None and (system_name is None or role not in ROLES):
+        raise InvalidInput(f"only a system acts in a role, one of {', '.join(ROLES)}")
     if expires_days is not None and not 1 <= expires_days <= 3650:
         raise InvalidInput("a token expires after 1 to 3650 days")
-    owner = _device(ctx, unit_call_sign) if unit_call_sign is not None else _system(ctx, system_name or "", org_code)
+    owner = (
+        _device(ctx, unit_call_sign) if unit_call_sign is not None else _system(ctx, system_name or "", org_code, role)
+    )
     token, prefix = credentials.new_bearer_token()
     now = ctx.now()
     row = ApiToken(
@@ -132,7 +138,7 @@ def _device(ctx: Ctx, call_sign: str) -> User:
     return _add_identity(ctx, "device", f"device:{unit.call_sign}", unit.call_sign, unit.home_org_id, unit.id)
 
 
-def _system(ctx: Ctx, name: str, org_code: str | None) -> User:
+def _system(ctx: Ctx, name: str, org_code: str | None, role: str | None) -> User:
     name = name.strip().lower()
     if not _SYSTEM_NAME.fullmatch(name):
         raise InvalidInput(f"system name {name!r} must be 1–56 of a–z, 0–9 and . _ -")
@@ -140,19 +146,25 @@ def _system(ctx: Ctx, name: str, org_code: str | None) -> User:
     if existing is not None:
         if org_code is not None and existing.org_id != orgs.get_org_by_code(ctx, org_code).id:
             raise Conflict(f"system {name} already serves another org; give no --org or that org's code")
+        if role is not None and existing.role != role:
+            raise Conflict(f"system {name} already acts as {existing.role or 'a system'}; give no --role or that one")
         return existing
     if org_code is None:
         raise InvalidInput(f"system {name} is new: give --org, the code of the org whose data it serves")
-    return _add_identity(ctx, "system", f"system:{name}", name, orgs.get_org_by_code(ctx, org_code).id, None)
+    org_id = orgs.get_org_by_code(ctx, org_code).id
+    return _add_identity(ctx, "system", f"system:{name}", name, org_id, None, role)
 
 
-def _add_identity(ctx: Ctx, kind: str, login: str, name: str, org_id: int, unit_id: int | None) -> User:
+def _add_identity(
+    ctx: Ctx, kind: str, login: str, name: str, org_id: int, unit_id: int | None, role: str | None = None
+) -> User:
     assert kind in KINDS
     now = ctx.now()
     user = User(
         kind=kind,
         login=login,
         display_name=name,
+        role=role,
         org_id=org_id,
         unit_id=unit_id,
         active=True,

@@ -34,7 +34,8 @@ class User(Base):
     """Anyone or anything that signs in. What a kind must and must not have is held by the database as well:
 
     staff: a role and an org; a device (a unit's terminal): its unit and that unit's org; a system: an org, the
-    subtree it serves; the public: none of them. Only staff and the public have passwords; devices and systems
+    subtree it serves, and the role it acts in (none: it may only do what the permission table allows systems);
+    the public: none of them. Only staff and the public have passwords; devices and systems
     present bearer tokens."""
 
     __tablename__ = "users"
@@ -49,9 +50,7 @@ class User(Base):
             "kind <> 'device' OR (unit_id IS NOT NULL AND org_id IS NOT NULL AND role IS NULL)",
             name="device_has_unit",
         ),
-        CheckConstraint(
-            "kind <> 'system' OR (org_id IS NOT NULL AND unit_id IS NULL AND role IS NULL)", name="system_has_org"
-        ),
+        CheckConstraint("kind <> 'system' OR (org_id IS NOT NULL AND unit_id IS NULL)", name="system_has_org"),
         CheckConstraint(
             "kind <> 'public' OR (org_id IS NULL AND unit_id IS NULL AND role IS NULL)", name="public_has_no_org"
         ),

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from precinct.domains.identity import service
 from precinct.domains.identity.schemas import Me, SignedIn, SignedOut
+from precinct.platform.context import Ctx
 from precinct.platform.http import CtxDep, PrecinctRouter, errors
 
 router = PrecinctRouter(prefix="/api/auth", tags=["identity"])
@@ -27,6 +28,22 @@ def sign_in(ctx: CtxDep, attempt: CheckedSignIn, response: Response) -> SignedIn
     if started is None:  # the same answer for a wrong login, a wrong password and a locked or disabled account
         refused = service.SIGN_IN_REFUSED
         return JSONResponse(status_code=refused.status_code, content=refused.to_dict())
+    return _session_cookies(ctx, started, response)
+
+
+@router.post(
+    "/terminal-sign-in",
+    response_model=SignedIn,
+    responses=errors(401, 403),
+    summary="A unit terminal's page trades its bearer token for a session: sets the session and CSRF cookies",
+)
+def sign_in_terminal(ctx: CtxDep, request: Request, response: Response) -> SignedIn:
+    assert ctx.principal is not None  # the permission table lets only a device in
+    address = request.client.host[:64] if request.client else None
+    return _session_cookies(ctx, service.sign_in_terminal(ctx, ctx.principal, address), response)
+
+
+def _session_cookies(ctx: Ctx, started: service.NewSession, response: Response) -> SignedIn:
     settings = ctx.settings
     for name, value in ((service.SESSION_COOKIE, started.token), (service.CSRF_COOKIE, started.csrf_token)):
         response.set_cookie(
@@ -48,10 +65,10 @@ def sign_in(ctx: CtxDep, attempt: CheckedSignIn, response: Response) -> SignedIn
     responses=errors(403),
     summary="Sign out: ends the session at once (with the cookie, send X-CSRF-Token)",
 )
-def sign_out(ctx: CtxDep, principal: service.OptionalPrincipal, request: Request, response: Response) -> SignedOut:
-    if principal is not None:
-        service.check_csrf(request, principal)
-    ended = service.sign_out(ctx, principal)
+def sign_out(ctx: CtxDep, request: Request, response: Response) -> SignedOut:
+    if ctx.principal is not None:
+        service.check_csrf(request, ctx.principal)
+    ended = service.sign_out(ctx, ctx.principal)
     secure = ctx.settings.cookie_secure
     for name in (service.SESSION_COOKIE, service.CSRF_COOKIE):
         response.delete_cookie(
@@ -61,5 +78,6 @@ def sign_out(ctx: CtxDep, principal: service.OptionalPrincipal, request: Request
 
 
 @router.get("/me", response_model=Me, responses=errors(401), summary="Who the session cookie or bearer token is")
-def me(ctx: CtxDep, principal: service.CurrentPrincipal) -> Me:
-    return service.whoami(ctx, principal)
+def me(ctx: CtxDep) -> Me:
+    assert ctx.principal is not None  # the permission table lets only the signed-in in
+    return service.whoami(ctx, ctx.principal)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
 
-from fastapi import Depends, Request
+from fastapi import Request
+from starlette.requests import HTTPConnection
 
 from precinct.domains.identity import credentials
 from precinct.domains.identity.models import SignInThrottle, User, UserSession
@@ -17,7 +17,7 @@ from precinct.domains.identity.repository import IdentityRepository
 from precinct.domains.identity.schemas import Me, SignIn
 from precinct.domains.orgs import service as orgs
 from precinct.platform.config import Settings
-from precinct.platform.context import Ctx
+from precinct.platform.context import Ctx, Principal
 from precinct.platform.errors import Forbidden, TooManyRequests, Unauthorized
 from precinct.platform.http import app_state
 
@@ -37,25 +37,10 @@ SIGN_IN_REFUSED = Unauthorized(
 )
 
 
-@dataclass(frozen=True)
-class Principal:
-    """Who a request acts for: a staff member, a unit's terminal, another system or a member of the public."""
-
-    kind: str
-    user_id: int
-    login: str
-    role: str | None
-    org_id: int | None
-    unit_id: int | None
-    via: Literal["session", "token"]
-    session_id: int | None = None
-    csrf_token: str | None = field(default=None, repr=False)
-
-
 # --- who is asking -------------------------------------------------------------------------------------------
 
 
-def authenticate(request: Request) -> Principal | None:
+def authenticate(request: HTTPConnection) -> Principal | None:
     """The principal of ``request`` from its bearer token (``Authorization: Bearer …``) or else its session cookie;
     ``None`` when it has neither or they are not valid (unknown, expired, revoked, or the user is disabled). Opens
     its own short transaction, so it can run as a dependency before the route's."""
@@ -89,17 +74,19 @@ def authenticate(request: Request) -> Principal | None:
     )
 
 
-def require_principal(request: Request) -> Principal:
-    principal = authenticate(request)
-    if principal is None:
-        raise Unauthorized("sign in first (POST /api/auth/sign-in), or send a valid Authorization: Bearer token")
-    return principal
-
-
-def check_csrf(request: Request, principal: Principal) -> None:
+def check_csrf(request: HTTPConnection, principal: Principal) -> None:
     """Refuse a request that changes something with the session cookie unless its X-CSRF-Token header is the
-    session's token: another site's page can make the browser send the cookie, never read the token."""
-    if principal.via != "session" or request.method in SAFE_METHODS:
+    session's token: another site's page can make the browser send the cookie, never read the token. A WebSocket
+    opened with the cookie must come from a page of this server (its Origin): a browser sends no custom header
+    with one, and it would otherwise let another site's page read the feed."""
+    if principal.via != "session":
+        return
+    if request.scope["type"] == "websocket":
+        origin = request.headers.get("origin")
+        if origin is not None and origin.partition("://")[2] != request.headers.get("host"):
+            raise Forbidden("a live feed opened with the session cookie must come from this server's own pages")
+        return
+    if request.scope["method"] in SAFE_METHODS:
         return
     given = request.headers.get(CSRF_HEADER)
     if given is None or principal.csrf_token is None or not credentials.same_secret(given, principal.csrf_token):
@@ -107,10 +94,6 @@ def check_csrf(request: Request, principal: Principal) -> None:
             f"a request made with the session cookie needs the {CSRF_HEADER} header: send the token sign-in "
             f"returned (also in the {CSRF_COOKIE} cookie)"
         )
-
-
-CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
-OptionalPrincipal = Annotated[Principal | None, Depends(authenticate)]
 
 
 # --- signing in and out --------------------------------------------------------------------------------------
@@ -170,7 +153,21 @@ def sign_in(ctx: Ctx, attempt: SignInAttempt) -> NewSession | None:
     user.failed_sign_ins, user.failed_since, user.locked_until = 0, None, None
     if attempt.new_hash is not None:
         user.password_hash = attempt.new_hash  # the hashing parameters changed since it was stored
-    repo.end_sessions_of(user.id, ended_by=now)
+    return _start_session(ctx, user, attempt.client_address)
+
+
+def sign_in_terminal(ctx: Ctx, principal: Principal, client_address: str | None) -> NewSession:
+    """A browser session for the unit terminal whose bearer token the page sent once: from then on the page works
+    with the cookie (which the live feed needs: a browser cannot put a header on a WebSocket) and keeps no token."""
+    user = IdentityRepository(ctx.session).user_by_login(principal.login, for_update=True)
+    if user is None or not user.active:
+        raise Unauthorized("this terminal's identity is disabled")
+    return _start_session(ctx, user, client_address)
+
+
+def _start_session(ctx: Ctx, user: User, client_address: str | None) -> NewSession:
+    now = ctx.now()
+    IdentityRepository(ctx.session).end_sessions_of(user.id, ended_by=now)
     token, csrf_token = credentials.new_secret(), credentials.new_secret()
     ctx.session.add(
         UserSession(
@@ -180,7 +177,7 @@ def sign_in(ctx: Ctx, attempt: SignInAttempt) -> NewSession | None:
             created_at=now,
             expires_at=now + timedelta(seconds=ctx.settings.session_lifetime_s),
             last_seen_at=now,
-            client_address=attempt.client_address,
+            client_address=client_address,
         )
     )
     ctx.session.flush()

@@ -288,11 +288,12 @@ def reopen(ctx: Ctx, incident_id: int, reason: str | None = None) -> Incident:
     return incident
 
 
-def reveal(ctx: Ctx, incident_id: int, fields: Sequence[str], reason: str, role: str | None) -> dict[str, str | None]:
+def reveal(ctx: Ctx, incident_id: int, fields: Sequence[str], reason: str) -> dict[str, str | None]:
     """A caller's details unmasked, for a role whose work needs them and with the reason typed, each field's
     reveal written to the audit trail (ids and the reason, never the value)."""
-    if role not in MAY_REVEAL:
-        raise Forbidden(f"the role {role or 'of this identity'} may not see personal data unmasked")
+    subject = ctx.principal.subject if ctx.principal is not None else None
+    if subject not in MAY_REVEAL:  # the permission table says so too; personal data is worth the second lock
+        raise Forbidden(f"a {subject or 'request without a principal'} may not see personal data unmasked")
     incident = get_incident(ctx, incident_id)
     values: dict[str, str | None] = {}
     for field in dict.fromkeys(fields):
@@ -444,14 +445,20 @@ def flag_overdue_orders(ctx: Ctx, limit: int = 200) -> list[Dispatch]:
 
 
 def get_dispatch(ctx: Ctx, dispatch_id: int, *, for_update: bool = False) -> Dispatch:
+    """An order; to a unit's terminal, only its own unit's (another's id is as good as unknown)."""
     order = IncidentRepository(ctx.session).dispatch_by_id(dispatch_id, for_update=for_update)
-    if order is None:
+    if order is None or ctx.terminal_unit_id not in (None, order.unit_id):
         raise NotFound(f"no dispatch order with id {dispatch_id}")
     return order
 
 
 def open_orders(ctx: Ctx, org_ids: Sequence[int] | None, unit_id: int | None = None) -> Sequence[Dispatch]:
-    """Orders not yet cleared or ended (of one unit: what its terminal shows), oldest first."""
+    """Orders not yet cleared or ended (of one unit: what its terminal shows), oldest first. A terminal sees its
+    own unit's only."""
+    if ctx.terminal_unit_id is not None:
+        if unit_id not in (None, ctx.terminal_unit_id):
+            return []
+        unit_id = ctx.terminal_unit_id
     return IncidentRepository(ctx.session).dispatches_in_status(sorted(OPEN_DISPATCH_STATUSES), org_ids, unit_id)
 
 

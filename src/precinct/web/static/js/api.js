@@ -8,10 +8,22 @@ export class ApiError extends Error {
   }
 }
 
+// A change made with the session cookie carries the session's CSRF token, which sign-in left in a readable cookie.
+function csrfHeader(method) {
+  if (method === "GET" || method === "HEAD") return {};
+  const cookie = document.cookie.split("; ").find((part) => part.startsWith("precinct_csrf="));
+  return cookie ? { "X-CSRF-Token": decodeURIComponent(cookie.slice("precinct_csrf=".length)) } : {};
+}
+
 export async function api(path, { method = "GET", body, headers = {} } = {}) {
   const response = await fetch(path, {
     method,
-    headers: { Accept: "application/json", ...(body !== undefined ? { "Content-Type": "application/json" } : {}), ...headers },
+    headers: {
+      Accept: "application/json",
+      ...(body !== undefined ? { "Content-Type": "application/json" } : {}),
+      ...csrfHeader(method),
+      ...headers,
+    },
     body: body !== undefined ? JSON.stringify(body) : undefined,
   });
   const text = await response.text();

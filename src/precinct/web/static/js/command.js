@@ -6,6 +6,7 @@ import { ageText, el, toast } from "./dom.js";
 import { capabilityName, formatTime, installLanguageSwitch, t, translate, typeName } from "./i18n.js";
 import { LiveFeed } from "./live.js";
 import { createMap, EMPTY, hoverLabels, points } from "./map.js";
+import { signedIn, signOut } from "./session.js";
 
 const OPEN_INCIDENT = ["received", "dispatched", "en_route", "on_scene", "cleared"];
 const OPEN_ORDER = new Set(["ordered", "acknowledged", "en_route", "on_scene"]);
@@ -25,6 +26,8 @@ let callKey = newKey("call");
 
 translate();
 installLanguageSwitch($("#lang"));
+const me = await signedIn();
+$("#lang").before(el("button", { id: "sign-out", type: "button", onclick: signOut }, `${me.display_name} · ${t("sign_in.out")}`));
 const map = await createMap("map");
 const chart = echarts.init($("#priority-chart"), null, { renderer: "svg" });
 hoverLabels(map, "incidents", (p) => `${p.number} · ${p.type}`);

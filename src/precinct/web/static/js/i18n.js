@@ -3,6 +3,14 @@
 
 const STRINGS = {
   "zh-CN": {
+    "sign_in.title": "登录",
+    "sign_in.terminal_title": "终端登录",
+    "sign_in.login": "账号",
+    "sign_in.password": "密码",
+    "sign_in.token": "终端令牌",
+    "sign_in.submit": "登录",
+    "sign_in.refused": "账号或密码错误，或账号已暂时锁定",
+    "sign_in.out": "退出",
     "app.command": "指挥调度大屏",
     "app.terminal": "移动警务终端",
     "lang.switch": "English",
@@ -123,6 +131,14 @@ const STRINGS = {
     "common.minutes": "{n} 分",
   },
   en: {
+    "sign_in.title": "Sign in",
+    "sign_in.terminal_title": "Terminal sign-in",
+    "sign_in.login": "Login",
+    "sign_in.password": "Password",
+    "sign_in.token": "Terminal token",
+    "sign_in.submit": "Sign in",
+    "sign_in.refused": "Wrong login or password, or the account is locked for a while",
+    "sign_in.out": "Sign out",
     "app.command": "Command screen",
     "app.terminal": "Officer terminal",
     "lang.switch": "中文",

@@ -7,6 +7,7 @@ import { el, toast } from "./dom.js";
 import { installLanguageSwitch, t, translate, typeName } from "./i18n.js";
 import { LiveFeed } from "./live.js";
 import { createMap, EMPTY, points } from "./map.js";
+import { signedIn } from "./session.js";
 
 // The forward steps a terminal offers, and the order state each one leads to.
 const NEXT = {
@@ -20,14 +21,16 @@ const OPEN_ORDER = new Set(Object.keys(NEXT));
 
 const $ = (selector) => document.querySelector(selector);
 const alerts = $("#alerts");
-const unitId = Number(new URLSearchParams(location.search).get("unit")) || null;
+translate();
+installLanguageSwitch($("#lang"));
+// A terminal's session is its unit's; a dispatcher may open any unit's (?unit=), e.g. to take steps given by radio.
+const me = await signedIn({ terminal: true });
+const unitId = me.unit_id ?? (Number(new URLSearchParams(location.search).get("unit")) || null);
 const queueKey = `precinct.terminal.queue.${unitId}`;
 const state = { unit: null, orders: new Map(), details: new Map(), types: new Map() };
 let map = null;
 let framed = null; // the order whose route the map was last fitted to
 
-translate();
-installLanguageSwitch($("#lang"));
 if (unitId === null) chooseUnit();
 else start();
 

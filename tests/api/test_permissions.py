@@ -1,0 +1,120 @@
+"""The permission table against the application: every route in the OpenAPI document (and the live feed) has an
+entry, and every subject — each staff role, a unit's terminal, a system acting in no role, and no one — is let in
+exactly where the table says and refused (403, or 401 for no one) everywhere else, before its request is even read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+from tests.api.builders import create_incident, create_unit, dispatch
+from tests.conftest import Clock, bearer_token
+
+from precinct.domains.identity import accounts
+from precinct.domains.identity.models import ROLES
+from precinct.platform.config import Settings
+from precinct.platform.context import Ctx
+from precinct.platform.db import Database
+from precinct.web import permissions
+from precinct.web.app import create_app
+
+HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def routes(client: TestClient) -> list[tuple[str, str]]:
+    document = client.get("/openapi.json").json()
+    return [(m.upper(), path) for path, item in document["paths"].items() for m in item if m in HTTP_METHODS]
+
+
+@pytest.fixture
+def world(settings: Settings, db: Database, clock: Clock, client: TestClient) -> Iterator[dict[str, Any]]:
+    """An incident with an order for a unit, and a bearer token for every subject of the table."""
+    unit = create_unit(client)
+    incident = create_incident(client)
+    order = dispatch(client, incident["id"], unit["id"])
+    tokens = {role: bearer_token(db, settings, system=f"as-{role.replace('_', '-')}", role=role) for role in ROLES}
+    tokens["system"] = bearer_token(db, settings, system="bridge", role=None)
+    with db.transaction() as session:
+        ctx = Ctx(session=session, settings=settings, actor="test", clock=clock)
+        tokens["device"] = accounts.add_token(ctx, unit_call_sign=unit["call_sign"])[1]
+    params = {
+        "incident_id": incident["id"],
+        "dispatch_id": order["id"],
+        "unit_id": unit["id"],
+        "org_id": unit["home_org_id"],
+        "action": "acknowledge",
+    }
+    with TestClient(create_app(settings, db=db, clock=clock), raise_server_exceptions=False) as anonymous:
+        yield {"tokens": tokens, "params": params, "client": anonymous}
+
+
+def test_every_route_has_an_entry_and_every_entry_a_route(client: TestClient) -> None:
+    served = set(routes(client)) | {("WS", "/ws/events")}
+    assert served - set(permissions.PERMISSIONS) == set(), "routes without an entry in web/permissions.py"
+    assert set(permissions.PERMISSIONS) - served == set(), "entries for routes that no longer exist"
+
+
+def test_every_subject_is_let_in_exactly_where_the_table_says(world: dict[str, Any]) -> None:
+    client: TestClient = world["client"]
+    subjects: dict[str | None, str | None] = {None: None, **world["tokens"]}
+    wrong: list[str] = []
+    assert len(routes(client)) > 35
+    for method, path in routes(client):
+        rule = permissions.PERMISSIONS[(method, path)]
+        url = path.format(**world["params"])
+        for subject, token in subjects.items():
+            headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+            body = {} if method in ("POST", "PUT", "PATCH") else None
+            status = client.request(method, url, json=body, headers=headers).status_code
+            allowed = rule == permissions.ANYONE or (
+                subject is not None and (rule == permissions.SIGNED_IN or subject in rule)
+            )
+            expected_refusal = 401 if subject is None else 403
+            if (allowed and status in (401, 403)) or (not allowed and status != expected_refusal):
+                wrong.append(
+                    f"{method} {path} as {subject or 'no one'}: {status} ({'allowed' if allowed else 'denied'})"
+                )
+    assert wrong == []
+
+
+def test_the_live_feed_lets_in_whom_the_table_says(world: dict[str, Any]) -> None:
+    client: TestClient = world["client"]
+    rule = permissions.PERMISSIONS[("WS", "/ws/events")]
+    assert rule not in (permissions.ANYONE, permissions.SIGNED_IN)
+    for subject, token in {None: None, **world["tokens"]}.items():
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        if subject is not None and subject in rule:
+            with client.websocket_connect("/ws/events", headers=headers) as ws:
+                assert ws.receive_json()["type"] == "hello", subject
+        else:
+            with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect("/ws/events", headers=headers):
+                pass
+            assert refused.value.code == 1008, subject
+
+
+def test_a_terminal_moves_and_hears_only_its_own_unit(world: dict[str, Any], client: TestClient) -> None:
+    other = create_unit(client, "CE-P2")
+    theirs = dispatch(client, create_incident(client)["id"], other["id"])
+    terminal = {"Authorization": f"Bearer {world['tokens']['device']}"}
+    anonymous: TestClient = world["client"]
+    for method, url, body in (
+        ("POST", f"/api/dispatches/{theirs['id']}/acknowledge", {}),
+        ("GET", f"/api/dispatches/{theirs['id']}", None),
+        ("PUT", f"/api/units/{other['id']}/position", {"lon": -122.67, "lat": 45.52}),
+        ("PUT", f"/api/units/{other['id']}/duty", {"on_duty": False}),
+    ):
+        refused = anonymous.request(method, url, json=body, headers=terminal)
+        assert refused.status_code == 404, (url, refused.text)  # as if it did not exist: nothing leaks
+    assert anonymous.get(f"/api/dispatches?unit_id={other['id']}", headers=terminal).json() == []
+    mine = anonymous.get("/api/dispatches", headers=terminal).json()
+    assert [o["id"] for o in mine] == [world["params"]["dispatch_id"]]
+    with (
+        pytest.raises(WebSocketDisconnect) as refused_feed,
+        anonymous.websocket_connect(f"/ws/events?unit_id={other['id']}", headers=terminal),
+    ):
+        pass
+    assert refused_feed.value.code == 1008
+    assert client.get(f"/api/dispatches/{theirs['id']}").json()["status"] == "ordered"
