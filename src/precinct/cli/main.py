@@ -22,7 +22,11 @@ from zoneinfo import ZoneInfo
 
 import shapely.geometry
 import typer
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -35,6 +39,7 @@ from precinct.domains.incidents import service as incidents
 from precinct.domains.incidents.schemas import IncidentCreate
 from precinct.domains.jobs import JOBS
 from precinct.domains.orgs import service as orgs
+from precinct.domains.retention import RetentionReport, apply_retention
 from precinct.domains.roads import service as roads
 from precinct.domains.units import service as units
 from precinct.platform import audit, migrate
@@ -500,6 +505,56 @@ def audit_restrict_role(
     with context("audit restrict-role", settings=settings) as ctx:
         audit.restrict_app_role(ctx.session, role)
     console.print(f"role {role} may insert into and read audit_log and audit_seals, and nothing more there")
+
+
+@app.command("retention")
+def retention(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only report what would be anonymised")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
+) -> None:
+    """Erase the personal fields of records kept past PRECINCT_RETENTION_DAYS (a closed incident's caller name and
+    phone), as the background job does, and print what was (or, with --dry-run, would be) anonymised."""
+    settings = _settings()
+    with context("retention", write=not dry_run, settings=settings) as ctx:
+        report = apply_retention(ctx, dry_run=dry_run)
+    if as_json:
+        console.print_json(json.dumps(report.to_json()))
+        return
+    _print_retention(report, ZoneInfo(settings.timezone))
+
+
+def _settings() -> Settings:
+    """The settings, or each problem with them on a line of its own naming the variable, and exit code 2."""
+    try:
+        return Settings()
+    except SettingsError as error:  # a value that is not even JSON
+        err.print(f"[red]error:[/red] {escape(str(error))}", soft_wrap=True)
+    except ValidationError as error:
+        for problem in error.errors():
+            name = f"PRECINCT_{str(problem['loc'][0]).upper()}" if problem["loc"] else "a setting"
+            message = problem["msg"].removeprefix("Value error, ")
+            if not message.startswith(name):
+                inside = " ".join(str(part) for part in problem["loc"][1:])
+                message = f"{name}{f' {inside}' if inside else ''}: {message}"
+            err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _print_retention(report: RetentionReport, zone: ZoneInfo) -> None:
+    def day(at: datetime | None) -> str:
+        return "–" if at is None else at.astimezone(zone).date().isoformat()
+
+    done = "would anonymise (dry run)" if report.dry_run else "anonymised"
+    table = Table(title=f"retention: {done} {report.records} record(s)", box=box.SIMPLE_HEAD)
+    for column in ("record", "days", "records", "closed from", "closed to", "field", "erased"):
+        table.add_column(column, justify="right" if column in ("days", "records", "erased") else "left", no_wrap=True)
+    for kind in report.kinds:
+        kept = "for good" if kind.retention_days is None else str(kind.retention_days)
+        fields = list(kind.fields.items()) or [("–", 0)]
+        for n, (name, count) in enumerate(fields):
+            head = (kind.record, kept, str(kind.records), day(kind.oldest), day(kind.newest)) if n == 0 else ("",) * 5
+            table.add_row(*head, name, str(count) if count else "–")
+    console.print(table)
 
 
 def _read_password(password_file: Path | None) -> str:

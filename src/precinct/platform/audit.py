@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -134,6 +134,13 @@ def request_id(given: str | None) -> str:
 def record_write(ctx: Ctx, origin: Origin, *, result_id: int | None = None) -> None:
     """Append the entry of a write in the current transaction: it commits or rolls back with the write itself."""
     _append(ctx, "write", origin, result_id=result_id)
+
+
+def record_job_write(ctx: Ctx, job: str, changed: Mapping[str, int]) -> None:
+    """Append the entry of a background job's write, for a job whose change leaves no other trace (personal data
+    erased): ``job <name>`` as the action, and in place of a route's ids how many records of each kind it changed
+    (``{"incident": "42"}``), never which ones nor their values. Most jobs write none (decision 0007)."""
+    _append(ctx, "write", Origin(action=f"job {job}", path_params={kind: str(n) for kind, n in changed.items()}))
 
 
 def record_reveal(ctx: Ctx, subject: str, field: str, reason: str) -> None:

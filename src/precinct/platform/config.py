@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from precinct.core.privacy import PERSONAL_FIELDS
 from precinct.platform.db import DEFAULT_WRITERS
 
 ClockStart = Literal["call", "taken", "ordered"]
+RetentionDays = Annotated[int, Field(ge=1, le=36_500)]
 
 
 class Settings(BaseSettings):
@@ -60,6 +62,12 @@ class Settings(BaseSettings):
         default=["unit.moved"], description="Events worth keeping only briefly: a page wants the latest position"
     )
     outbox_brief_retention_s: int = Field(default=3600, ge=60, le=7 * 86_400, description="How long those stay")
+    retention_days: dict[str, RetentionDays] = Field(
+        default={"incident": 1825},
+        description="Days a closed record keeps its personal fields, by kind of record (JSON, e.g. "
+        '{"incident": 1825}); then a job erases them. A kind left out is never anonymised. 1825 days (5 years) for '
+        "incidents is a local policy choice, not a figure set by national rules: set your bureau's own",
+    )
     event_bus: Literal["local", "nats"] = Field(
         default="local", description="How events reach every worker: each reads the outbox, or through NATS JetStream"
     )
@@ -100,3 +108,14 @@ class Settings(BaseSettings):
         description="The password of the users the demo makes (demo credentials, printed by precinct demo)",
     )
     log_sql: bool = False
+
+    @field_validator("retention_days")
+    @classmethod
+    def _known_record_kinds(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - set(PERSONAL_FIELDS))
+        if unknown:
+            raise ValueError(
+                f"PRECINCT_RETENTION_DAYS: {', '.join(map(repr, unknown))} is not a kind of record that holds "
+                f"personal data; use {', '.join(map(repr, sorted(PERSONAL_FIELDS)))}"
+            )
+        return value

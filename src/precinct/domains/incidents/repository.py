@@ -6,13 +6,16 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, func, insert, select
+from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
+from precinct.core.privacy import PERSONAL_FIELDS
+from precinct.core.workflow import FINAL_INCIDENT_STATUSES
 from precinct.domains.incidents.models import (
+    INCIDENT_STATUSES,
     Dispatch,
     IdempotencyKey,
     Incident,
@@ -73,6 +76,21 @@ _ADD_EVENT = insert(table_of(IncidentEvent))
 _INCIDENTS = table_of(Incident)
 _INSERT_INCIDENT = insert(_INCIDENTS).returning(_INCIDENTS.c.id)
 _INCIDENT_FIELDS = [c.name for c in _INCIDENTS.columns if c.name != "id"]
+_PERSONAL = [_INCIDENTS.c[name] for name in PERSONAL_FIELDS["incident"]]
+# Every status but closed and merged: one added later counts as open, and is never anonymised.
+_OPEN_STATUSES = [status for status in INCIDENT_STATUSES if status not in FINAL_INCIDENT_STATUSES]
+
+
+def _closed_holding_personal_data(closed_before: datetime) -> ColumnElement[bool]:
+    """Closed or merged before a time and still holding a personal field: rows of the partial index
+    ``ix_incidents_closed_personal``, which this condition implies (SQLite uses the index only then). "Not open"
+    rather than "closed or merged": SQLite keeps no statistics, and offered ``status IN (…)`` it walks
+    ``ix_incidents_status`` through every closed incident instead."""
+    return and_(
+        _INCIDENTS.c.status.not_in(_OPEN_STATUSES),
+        _INCIDENTS.c.closed_at < closed_before,
+        or_(*(column.is_not(None) for column in _PERSONAL)),
+    )
 
 
 class IncidentRepository:
@@ -196,6 +214,42 @@ class IncidentRepository:
         claim = _CLAIM_KEY[connection.dialect.name]
         claimed = connection.execute(claim, {"key": key, "request_hash": request_hash, "created_at": now}).scalar()
         return claimed is not None
+
+    # retention (decision 0009)
+    def closed_holding_personal_data(self, closed_before: datetime) -> Row[Any]:
+        """How many incidents closed before a time still hold personal data, their earliest and latest closing, and
+        how many values each personal field holds among them (labelled by the field's name)."""
+        return self.session.execute(
+            select(
+                func.count().label("records"),
+                func.min(_INCIDENTS.c.closed_at).label("oldest"),
+                func.max(_INCIDENTS.c.closed_at).label("newest"),
+                *(func.count(column).label(column.name) for column in _PERSONAL),
+            ).where(_closed_holding_personal_data(closed_before))
+        ).one()
+
+    def lock_closed_holding_personal_data(self, closed_before: datetime, limit: int) -> Sequence[Row[Any]]:
+        """Up to ``limit`` of those incidents, locked (on PostgreSQL, one another transaction holds is skipped): id,
+        closing time, and for each personal field (by its name) whether it holds a value — never the value."""
+        query = (
+            select(
+                _INCIDENTS.c.id,
+                _INCIDENTS.c.closed_at,
+                *(column.is_not(None).label(column.name) for column in _PERSONAL),
+            )
+            .where(_closed_holding_personal_data(closed_before))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return self.session.execute(query).all()
+
+    def set_personal_fields(self, incident_ids: Sequence[int], values: dict[str, None]) -> int:
+        """One UPDATE of the personal fields of many incidents, around the unit of work (an incident already loaded
+        in this session keeps its old values in memory). Returns how many rows changed."""
+        result = self.session.connection().execute(
+            update(_INCIDENTS).where(_INCIDENTS.c.id.in_(incident_ids)).values(values)
+        )
+        return int(result.rowcount)
 
     # orders
     def dispatch_by_id(self, dispatch_id: int, *, for_update: bool = False) -> Dispatch | None:
