@@ -58,6 +58,31 @@ def settings_for(url: str) -> Settings:
     return Settings(database_url=url, _env_file=None)  # type: ignore[call-arg]
 
 
+TOKEN_ENV = "PRECINCT_BENCH_TOKEN"  # how a load generator in its own process gets the token it sends
+
+
+def bench_token(url: str, role: str) -> str:
+    """A bearer token of ``system:bench`` acting in ``role`` for the whole city: every request is authorized, as
+    in production (one indexed lookup each)."""
+    from precinct.domains.identity import accounts
+    from precinct.domains.orgs import service as orgs
+    from precinct.platform.context import Ctx
+    from precinct.platform.db import Database
+
+    db = Database(url)
+    try:
+        with db.transaction() as session:
+            ctx = Ctx(session=session, settings=settings_for(url), actor="bench")
+            city = next(o.code for o in orgs.list_orgs(ctx) if o.parent_id is None)
+            return accounts.add_token(ctx, system_name=f"bench-{role.replace('_', '-')}", org_code=city, role=role)[1]
+    finally:
+        db.dispose()
+
+
+def bearer_from_env() -> dict[str, str]:
+    return {"Authorization": f"Bearer {os.environ[TOKEN_ENV]}"} if os.environ.get(TOKEN_ENV) else {}
+
+
 def seed(url: str) -> None:
     """The schema, the default catalogue and the Portland police districts, as ``precinct db upgrade``,
     ``catalogue load`` and ``import grids … --repair`` would leave them."""

@@ -42,6 +42,9 @@ from _common import (
     CALL_MAPPING,
     CALLS_ZIP,
     REPO_ROOT,
+    TOKEN_ENV,
+    bearer_from_env,
+    bench_token,
     console,
     data_present,
     describe_url,
@@ -199,11 +202,12 @@ class Load:
         self.created: list[int] = []  # outcomes whose incident was made (201): what a replay may re-send
         self.originals = 0
         self.unsent = 0  # requests an aborted open-loop run never sent
+        self.bearer = bearer_from_env()
 
     def next_request(self, due: float) -> tuple[Outcome, str, str, bytes, dict[str, str]]:
         if self.calls is None:
             return Outcome("health", due), "GET", "/health", b"", {}
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", **self.bearer}
         if self.created and self.rng.random() < self.replay_fraction:
             earlier = self.rng.choice(self.created)
             outcome = Outcome("replay", due, call=self.outcomes[earlier].call, replay_of=earlier)
@@ -544,6 +548,7 @@ def conduct(args: argparse.Namespace) -> int:
         Calls.load().write(args.bodies)
         for backend, workers in configurations:
             url = databases.fresh(backend)
+            os.environ[TOKEN_ENV] = bench_token(url, "call_taker")  # the generator's process inherits it
             out.print(f"[dim]{backend}, {workers} worker(s): {describe_url(url)}[/dim]")
             rows += run_configuration(backend, workers, url, args, Path(logs))
             databases.drop(url)

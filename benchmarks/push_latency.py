@@ -33,7 +33,18 @@ import nats
 import websockets
 from rich.table import Table
 
-from _common import console, data_present, describe_url, fresh_databases, latency_ms, machine, settings_for
+from _common import (
+    TOKEN_ENV,
+    bearer_from_env,
+    bench_token,
+    console,
+    data_present,
+    describe_url,
+    fresh_databases,
+    latency_ms,
+    machine,
+    settings_for,
+)
 from incident_http import RawClient, Server
 
 TARGET_P99_MS = 100.0
@@ -50,10 +61,14 @@ async def generate(port: int, pairs: list[tuple[int, int]], rate: float, seconds
     ready = 0
     all_ready = asyncio.Event()
     units = [unit for _, unit in pairs]
+    # One dispatcher's token for the orders and, filtered by unit, for every terminal's feed: a device token per
+    # terminal would cost the same lookup once per connection, and the figure is the push after connecting.
+    bearer = bearer_from_env()
 
     async def terminal(unit_id: int) -> None:
         nonlocal ready
-        async with websockets.connect(f"ws://127.0.0.1:{port}/ws/events?unit_id={unit_id}", max_queue=None) as ws:
+        feed = f"ws://127.0.0.1:{port}/ws/events?unit_id={unit_id}"
+        async with websockets.connect(feed, additional_headers=bearer, max_queue=None) as ws:
             json.loads(await ws.recv())  # hello
             ready += 1
             if ready == len(units):
@@ -79,7 +94,7 @@ async def generate(port: int, pairs: list[tuple[int, int]], rate: float, seconds
     async def order(incident_id: int, unit_id: int) -> None:
         nonlocal errors
         body = json.dumps({"unit_id": unit_id}).encode()
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", **bearer}
         status, _ = await client.request("POST", f"/api/incidents/{incident_id}/dispatches", body, headers)
         if status == 201:
             sent.append(unit_id)
@@ -194,6 +209,7 @@ def conduct(args: argparse.Namespace) -> int:
             url = databases.fresh(args.backend)
             out.print(f"[dim]{bus} bus, {workers} worker(s): {describe_url(url)}; seeding {args.terminals} units[/dim]")
             pairs = seed_units_and_incidents(url, args.terminals)
+            os.environ[TOKEN_ENV] = bench_token(url, "dispatcher")  # the generator's process inherits it
             result = run_configuration(url, bus, workers, pairs, args, Path(logs))
             p99 = result["p99_ms"]
             ok = p99 is not None and p99 <= TARGET_P99_MS and result["lost"] == 0 and result["order_errors"] == 0

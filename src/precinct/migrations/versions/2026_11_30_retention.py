@@ -1,7 +1,7 @@
 """retention: an index of the closed incidents that still hold a caller's details, by closing time
 
 Revision ID: 5c1d0e7a9b32
-Revises: 9e29e6e9cae3
+Revises: 5b0f3c1d7a21
 Create Date: 2026-11-30 21:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "5c1d0e7a9b32"
-down_revision = "9e29e6e9cae3"
+down_revision = "5b0f3c1d7a21"
 branch_labels = None
 depends_on = None
 
