@@ -101,6 +101,9 @@ def test_a_terminal_moves_and_hears_only_its_own_unit(world: dict[str, Any], cli
     terminal = {"Authorization": f"Bearer {world['tokens']['device']}"}
     anonymous: TestClient = world["client"]
     for method, url, body in (
+        ("GET", f"/api/incidents/{theirs['incident_id']}", None),
+        ("GET", f"/api/incidents/{theirs['incident_id']}/route?unit_id={world['params']['unit_id']}", None),
+        ("GET", f"/api/units/{other['id']}", None),
         ("POST", f"/api/dispatches/{theirs['id']}/acknowledge", {}),
         ("GET", f"/api/dispatches/{theirs['id']}", None),
         ("PUT", f"/api/units/{other['id']}/position", {"lon": -122.67, "lat": 45.52}),
@@ -109,6 +112,8 @@ def test_a_terminal_moves_and_hears_only_its_own_unit(world: dict[str, Any], cli
         refused = anonymous.request(method, url, json=body, headers=terminal)
         assert refused.status_code == 404, (url, refused.text)  # as if it did not exist: nothing leaks
     assert anonymous.get(f"/api/dispatches?unit_id={other['id']}", headers=terminal).json() == []
+    mine_incident = anonymous.get(f"/api/incidents/{world['params']['incident_id']}", headers=terminal)
+    assert mine_incident.status_code == 200  # the one it was sent to
     mine = anonymous.get("/api/dispatches", headers=terminal).json()
     assert [o["id"] for o in mine] == [world["params"]["dispatch_id"]]
     with (

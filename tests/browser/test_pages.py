@@ -190,6 +190,7 @@ def test_an_officer_takes_an_order_from_acknowledgement_to_feedback_and_clearing
     expect(feedback).to_be_hidden()
     order.locator('button[data-action="clear"]').click()
     expect(terminal.locator("#no-orders")).to_have_text("No orders. Keep patrolling")
+    expect(terminal.locator("#queued")).to_be_hidden()  # shown at once, and sent: the server has it too
 
     filed = api.get(f"{site}/api/dispatches/{sent['id']}").json()
     assert (filed["status"], filed["outcome_code"], filed["people_helped"], filed["feedback_text"]) == (

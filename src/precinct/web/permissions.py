@@ -76,7 +76,7 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("POST", "/api/dispatches/{dispatch_id}/{action}"): DISPATCH | DEVICE,
     # units
     ("POST", "/api/units"): frozenset({"duty_commander", "station_chief", "administrator"}),
-    ("GET", "/api/units"): SEE_INCIDENTS | DEVICE,
+    ("GET", "/api/units"): SEE_INCIDENTS,
     ("GET", "/api/units/{unit_id}"): SEE_INCIDENTS | DEVICE,
     ("PUT", "/api/units/{unit_id}/duty"): COMMAND | DEVICE,
     ("PUT", "/api/units/{unit_id}/position"): DISPATCH | DEVICE,

@@ -204,8 +204,11 @@ def find_duplicates(ctx: Ctx, incident: Incident) -> list[ProbableDuplicate]:
 
 
 def get_incident(ctx: Ctx, incident_id: int, *, for_update: bool = False) -> Incident:
-    incident = IncidentRepository(ctx.session).by_id(incident_id, for_update=for_update)
-    if incident is None:
+    """An incident; to a unit's terminal, only one its unit has been sent to (another's id is as good as unknown)."""
+    repo = IncidentRepository(ctx.session)
+    incident = repo.by_id(incident_id, for_update=for_update)
+    unit_id = ctx.terminal_unit_id
+    if incident is None or (unit_id is not None and all(o.unit_id != unit_id for o in repo.dispatches_of(incident_id))):
         raise NotFound(f"no incident with id {incident_id}")
     return incident
 

@@ -58,8 +58,9 @@ def create_unit(
 
 
 def get_unit(ctx: Ctx, unit_id: int, *, for_update: bool = False) -> Unit:
+    """A unit; to a unit's terminal, only its own (another's id is as good as unknown)."""
     unit = UnitRepository(ctx.session).by_id(unit_id, for_update=for_update)
-    if unit is None:
+    if unit is None or ctx.terminal_unit_id not in (None, unit_id):
         raise NotFound(f"no unit with id {unit_id}")
     return unit
 
@@ -71,15 +72,8 @@ def list_units(
     return UnitRepository(ctx.session).list(org_ids=org_ids, status=status, on_duty=on_duty)
 
 
-def _own_unit(ctx: Ctx, unit_id: int) -> Unit:
-    """The unit a change is about, locked; a terminal changes only its own (another's id is as good as unknown)."""
-    if ctx.terminal_unit_id not in (None, unit_id):
-        raise NotFound(f"no unit with id {unit_id}")
-    return get_unit(ctx, unit_id, for_update=True)
-
-
 def set_duty(ctx: Ctx, unit_id: int, on_duty: bool) -> Unit:
-    unit = _own_unit(ctx, unit_id)
+    unit = get_unit(ctx, unit_id, for_update=True)
     if not on_duty and unit.status not in ("available", "returning", "off_duty"):
         raise Conflict(f"unit {unit.call_sign} is {unit.status}; clear or hand over its order before going off duty")
     unit.on_duty = on_duty
@@ -91,7 +85,7 @@ def set_duty(ctx: Ctx, unit_id: int, on_duty: bool) -> Unit:
 
 
 def report_position(ctx: Ctx, unit_id: int, lon: float, lat: float) -> Unit:
-    unit = _own_unit(ctx, unit_id)
+    unit = get_unit(ctx, unit_id, for_update=True)
     _set_position(unit, lon, lat, ctx)
     ctx.session.flush()
     emit(ctx, "unit.moved", unit_summary(unit))
