@@ -15,6 +15,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 from tests.api.builders import serving
 from tests.conftest import Clock
 
@@ -373,3 +374,19 @@ def test_dead_sessions_and_past_sign_in_windows_are_pruned(
     with ctx_factory() as ctx:
         assert identity.prune_sign_ins(ctx) == 2
     assert (rows(db, UserSession), rows(db, SignInThrottle)) == ([], [])
+
+
+def test_a_live_feed_opened_with_the_cookie_must_come_from_this_servers_pages(
+    web: TestClient, ctx_factory: CtxFactory
+) -> None:
+    add_user(ctx_factory)
+    assert sign_in(web).status_code == 200
+    with web.websocket_connect("/ws/events", headers={"Origin": "http://testserver"}) as ws:
+        assert ws.receive_json()["type"] == "hello"
+    # Another site's page could open it in the same browser, with the cookie, and read the feed.
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        web.websocket_connect("/ws/events", headers={"Origin": "https://elsewhere.example"}),
+    ):
+        pass
+    assert refused.value.code == 1008
