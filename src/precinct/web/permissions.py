@@ -9,7 +9,6 @@ unit's orders a terminal may move is the service's.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Literal
 
 from starlette.requests import HTTPConnection
@@ -19,11 +18,11 @@ from precinct.domains.identity import service as identity
 from precinct.domains.identity.models import ROLES
 from precinct.platform.context import Principal
 from precinct.platform.errors import Forbidden, Unauthorized
+from precinct.platform.http import Authorize
 
 ANYONE: Literal["anyone"] = "anyone"  # signed in or not
 SIGNED_IN: Literal["signed-in"] = "signed-in"  # any principal
 Rule = frozenset[str] | Literal["anyone", "signed-in"]
-Authenticate = Callable[[HTTPConnection], Principal | None]
 
 STAFF = frozenset(ROLES)
 SUBJECTS = (*ROLES, "device", "system", "public")
@@ -94,7 +93,7 @@ def may(principal: Principal | None, rule: Rule) -> bool:
     return rule == SIGNED_IN or principal.subject in rule
 
 
-def authorizer(authenticate: Authenticate) -> Authenticate:
+def authorizer(authenticate: Authorize) -> Authorize:
     """The check every route runs first: who is asking (``authenticate``), whether the table lets them call this
     route, and, for a change made with the session cookie, the CSRF token (for the live feed, its origin)."""
 
