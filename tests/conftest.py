@@ -229,8 +229,9 @@ def bearer_token(
     return token
 
 
-def auth_headers(db: Database, settings: Settings, **who: str | None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {bearer_token(db, settings, **who)}"}  # type: ignore[arg-type]
+def auth_headers(db: Database, settings: Settings) -> dict[str, str]:
+    """Headers of the city's duty commander (``bearer_token``'s default identity)."""
+    return {"Authorization": f"Bearer {bearer_token(db, settings)}"}
 
 
 @pytest.fixture

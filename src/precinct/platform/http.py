@@ -84,8 +84,13 @@ def _origin(request: Request) -> audit.Origin:
         method=request.method,
         path_params=dict(request.path_params),
         request_id=request.scope.get(_REQUEST_ID_KEY) or audit.request_id(None),
-        client_address=request.client.host[:64] if request.client else None,
+        client_address=client_address(request),
     )
+
+
+def client_address(request: HTTPConnection) -> str | None:
+    """The address a request came from, as the audit trail and the sign-in limits record it."""
+    return request.client.host[:64] if request.client else None
 
 
 CtxDep = Annotated[Ctx, Depends(_context)]

@@ -25,7 +25,6 @@ SIGNED_IN: Literal["signed-in"] = "signed-in"  # any principal
 Rule = frozenset[str] | Literal["anyone", "signed-in"]
 
 STAFF = frozenset(ROLES)
-SUBJECTS = (*ROLES, "device", "system", "public")
 
 TAKE_CALLS = frozenset({"call_taker", "dispatcher", "duty_commander"})
 DISPATCH = frozenset({"dispatcher", "duty_commander"})

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from precinct.domains.identity import service
 from precinct.domains.identity.schemas import Me, SignedIn, SignedOut
 from precinct.platform.context import Ctx
-from precinct.platform.http import CtxDep, PrecinctRouter, errors
+from precinct.platform.http import CtxDep, PrecinctRouter, client_address, errors
 
 router = PrecinctRouter(prefix="/api/auth", tags=["identity"])
 
@@ -39,8 +39,7 @@ def sign_in(ctx: CtxDep, attempt: CheckedSignIn, response: Response) -> SignedIn
 )
 def sign_in_terminal(ctx: CtxDep, request: Request, response: Response) -> SignedIn:
     assert ctx.principal is not None  # the permission table lets only a device in
-    address = request.client.host[:64] if request.client else None
-    return _session_cookies(ctx, service.sign_in_terminal(ctx, ctx.principal, address), response)
+    return _session_cookies(ctx, service.sign_in_terminal(ctx, ctx.principal, client_address(request)), response)
 
 
 def _session_cookies(ctx: Ctx, started: service.NewSession, response: Response) -> SignedIn:

@@ -19,7 +19,7 @@ from precinct.domains.orgs import service as orgs
 from precinct.platform.config import Settings
 from precinct.platform.context import Ctx, Principal
 from precinct.platform.errors import Forbidden, TooManyRequests, Unauthorized
-from precinct.platform.http import app_state
+from precinct.platform.http import app_state, client_address
 
 log = logging.getLogger("precinct")
 
@@ -115,7 +115,7 @@ def check_sign_in(request: Request, body: SignIn) -> SignInAttempt:
     """A dependency of the sign-in route: refuse an address over its limit before any hashing, then verify the
     password (a dummy hash when the login is unknown, so both take as long)."""
     state = app_state(request)
-    address = request.client.host[:64] if request.client else None
+    address = client_address(request)
     login = body.login.strip().lower()
     with state.db.transaction(write=False) as session:
         repo = IdentityRepository(session)
