@@ -82,6 +82,7 @@ def test_a_unit_that_is_registered_moves_or_goes_off_duty_is_announced(client: T
         assert moved["payload"] | {"position_at": None} == {
             "unit_id": unit["id"],
             "call_sign": unit["call_sign"],
+            "home_org_id": unit["home_org_id"],
             "status": "available",
             "on_duty": True,
             "lon": -122.67,

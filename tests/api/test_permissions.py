@@ -1,6 +1,7 @@
 """The permission table against the application: every route in the OpenAPI document (and the live feed) has an
 entry, and every subject — each staff role, a unit's terminal, a system acting in no role, and no one — is let in
-exactly where the table says and refused (403, or 401 for no one) everywhere else, before its request is even read."""
+exactly where the table says and refused (403, or 401 for no one) everywhere else, before its request is even read.
+Then the org axis (decision 0011): every role from inside the org that owns the records, and from outside it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
-from tests.api.builders import create_incident, create_unit, dispatch
+from tests.api.builders import DOWNTOWN, create_incident, create_unit, dispatch, org_id
 from tests.conftest import Clock, bearer_token
 
 from precinct.domains.identity import accounts
@@ -40,11 +41,22 @@ def world(settings: Settings, db: Database, clock: Clock, client: TestClient) ->
     with db.transaction() as session:
         ctx = Ctx(session=session, settings=settings, actor="test", clock=clock)
         tokens["device"] = accounts.add_token(ctx, unit_call_sign=unit["call_sign"])[1]
+    grant = client.post(
+        "/api/grants",
+        json={
+            "to_org_id": org_id(client, "PDX-EA"),
+            "incident_id": incident["id"],
+            "reason": "a joint operation",
+            "hours": 2,
+        },
+    )
+    assert grant.status_code == 201, grant.text
     params = {
         "incident_id": incident["id"],
         "dispatch_id": order["id"],
         "unit_id": unit["id"],
         "org_id": unit["home_org_id"],
+        "grant_id": grant.json()["id"],
         "action": "acknowledge",
     }
     with TestClient(create_app(settings, db=db, clock=clock), raise_server_exceptions=False) as anonymous:
@@ -123,3 +135,73 @@ def test_a_terminal_moves_and_hears_only_its_own_unit(world: dict[str, Any], cli
         pass
     assert refused_feed.value.code == 1008
     assert client.get(f"/api/dispatches/{theirs['id']}").json()["status"] == "ordered"
+
+
+# Bodies that pass validation, so that a refusal from the scope (404) is what an outsider meets, not a 422.
+VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/incidents/{incident_id}/reveal"): {"fields": ["caller_phone"], "reason": "call back"},
+    ("POST", "/api/incidents/{incident_id}/dispatches"): {"unit_id": 0},  # filled with the world's unit
+    ("POST", "/api/dispatches/{dispatch_id}/feedback"): {"outcome_code": "mediated"},
+    ("PUT", "/api/units/{unit_id}/duty"): {"on_duty": True},
+    ("PUT", "/api/units/{unit_id}/position"): {"lon": DOWNTOWN[0], "lat": DOWNTOWN[1]},
+}
+QUERIES = {("GET", "/api/incidents/{incident_id}/route"): "?unit_id={unit_id}"}
+# Path parameters that name a record kept per org: to an outsider such a record does not exist.
+SCOPED = ("{incident_id}", "{dispatch_id}", "{unit_id}", "{grant_id}")
+LISTS = {
+    "/api/incidents": "incident_id",
+    "/api/dispatches": "dispatch_id",
+    "/api/units": "unit_id",
+    "/api/grants": "grant_id",
+}
+
+
+def test_every_route_keeps_to_the_callers_org(
+    world: dict[str, Any], client: TestClient, db: Database, settings: Settings
+) -> None:
+    """Every role of the station's own precinct (inside) and of another precinct (outside), on every route the table
+    lets it call: outside, a record of the inside org is not found (404, so its existence does not leak) and no list
+    shows it; inside, it is there."""
+    params = world["params"]
+    merge_into = create_incident(client)["id"]
+    inside = {
+        role: bearer_token(db, settings, system=f"ce-{role.replace('_', '-')}", role=role, org="PDX-CE")
+        for role in ROLES
+    }
+    outside = {
+        role: bearer_token(db, settings, system=f"no-{role.replace('_', '-')}", role=role, org="PDX-NO")
+        for role in ROLES
+    }
+    anonymous: TestClient = world["client"]
+    wrong: list[str] = []
+    for method, path in routes(client):
+        rule = permissions.PERMISSIONS[(method, path)]
+        if rule in (permissions.ANYONE, permissions.SIGNED_IN) or path.startswith("/api/auth"):
+            continue
+        url = (path + QUERIES.get((method, path), "")).format(**params)
+        body = VALID_BODIES.get((method, path), {}) if method in ("POST", "PUT") else None
+        if path.endswith("/merge"):
+            body = {"into_incident_id": merge_into}
+        if path.endswith("/dispatches") and body is not None:
+            body = {"unit_id": params["unit_id"]}
+        for role in ROLES:
+            if role not in rule:
+                continue
+            answers = {}
+            for where, tokens in (("outside", outside), ("inside", inside)):
+                headers = {"Authorization": f"Bearer {tokens[role]}"}
+                answers[where] = anonymous.request(method, url, json=body, headers=headers)
+            if any(name in path for name in SCOPED):
+                if answers["outside"].status_code != 404:
+                    wrong.append(f"{method} {path} as {role} from outside: {answers['outside'].status_code}")
+                if answers["inside"].status_code == 404:
+                    wrong.append(f"{method} {path} as {role} from inside: 404 {answers['inside'].text}")
+            elif method == "GET" and path in LISTS:
+                record = params[LISTS[path]]
+                for where, listed in answers.items():
+                    seen = record in {item["id"] for item in listed.json()}
+                    if seen != (where == "inside"):
+                        wrong.append(
+                            f"{method} {path} as {role} from {where}: {'lists' if seen else 'misses'} {record}"
+                        )
+    assert wrong == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from precinct.domains.access import models as access_models
 from precinct.domains.identity import models as identity_models
 from precinct.domains.incidents import models as incidents_models
 from precinct.domains.orgs import models as orgs_models
@@ -17,6 +18,7 @@ MODEL_MODULES = (
     incidents_models,
     roads_models,
     identity_models,
+    access_models,
     events,
     reference,
     audit,

@@ -68,6 +68,15 @@ class Settings(BaseSettings):
         '{"incident": 1825}); then a job erases them. A kind left out is never anonymised. 1825 days (5 years) for '
         "incidents is a local policy choice, not a figure set by national rules: set your bureau's own",
     )
+    grant_max_hours: int = Field(
+        default=72, ge=1, le=24 * 31, description="The longest a cross-org grant may run (decision 0011)"
+    )
+    assist_grant_hours: int = Field(
+        default=12,
+        ge=1,
+        le=24 * 31,
+        description="How long a unit's station sees an incident in another org's area after the unit is sent there",
+    )
     event_bus: Literal["local", "nats"] = Field(
         default="local", description="How events reach every worker: each reads the outbox, or through NATS JetStream"
     )

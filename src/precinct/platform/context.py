@@ -18,6 +18,36 @@ def system_clock() -> datetime:
 
 
 @dataclass(frozen=True)
+class Scope:
+    """What a principal may see of the records kept per organisation (decision 0011): the orgs whose incidents and
+    units it sees (``None``: every org), whether it sees incidents outside every jurisdiction, incidents granted one
+    by one, and — for a unit's terminal — the one unit whose orders are all it sees. Repositories apply it in their
+    base queries."""
+
+    org_ids: frozenset[int] | None
+    unassigned: bool = False
+    incident_ids: frozenset[int] = frozenset()
+    unit_id: int | None = None
+    until: datetime | None = None  # when a grant it includes runs out: compute it again after that
+
+    @property
+    def everything(self) -> bool:
+        return self.org_ids is None and self.unit_id is None
+
+    def sees_org(self, org_id: int | None) -> bool:
+        """Whether records of this org (``None``: of no jurisdiction) are in the scope as a whole."""
+        if self.unit_id is not None:
+            return False
+        if org_id is None:
+            return self.unassigned
+        return self.org_ids is None or org_id in self.org_ids
+
+
+EVERYTHING = Scope(org_ids=None, unassigned=True)  # jobs, the CLI and imports, and the city's own staff
+NOTHING = Scope(org_ids=frozenset())
+
+
+@dataclass(frozen=True)
 class Principal:
     """Who a request acts for: a staff member, a unit's terminal, another system or a member of the public."""
 
@@ -30,6 +60,7 @@ class Principal:
     via: Literal["session", "token"]
     session_id: int | None = None
     csrf_token: str | None = field(default=None, repr=False)
+    scope: Scope = NOTHING  # filled in by identity when it authenticates; nothing until then
 
     @property
     def subject(self) -> str:
@@ -49,6 +80,6 @@ class Ctx:
         return self.clock()
 
     @property
-    def terminal_unit_id(self) -> int | None:
-        """The unit whose terminal is asking, if one is: it may see and move that unit and its orders only."""
-        return self.principal.unit_id if self.principal is not None else None
+    def scope(self) -> Scope:
+        """What this call may see: the principal's scope, or everything for a job, the CLI or an import."""
+        return self.principal.scope if self.principal is not None else EVERYTHING

@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from precinct.domains.access.router import router as access_router
 from precinct.domains.analytics.router import router as analytics_router
 from precinct.domains.dispatch.router import router as dispatch_router
 from precinct.domains.identity import service as identity
@@ -75,6 +76,7 @@ def create_app(
         roads_router,
         analytics_router,
         identity_router,
+        access_router,
         live_router,
     ):
         app.include_router(router)

@@ -3,8 +3,8 @@ test over every route × every role (``tests/api/test_permissions.py``). A route
 everyone and fails that test: nothing is open by omission.
 
 A subject is a staff member's role, the role a system acts in, or else the principal's kind (``device``, ``system``,
-``public``). Which records a permitted subject then sees is the repositories' business (their org scope); which
-unit's orders a terminal may move is the service's.
+``public``). Which records a permitted subject then sees is its scope's business (decision 0011): the repositories
+keep every query to it, and one outside it is not found.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ SEE_INCIDENTS = COMMAND | {"call_taker", "community_officer", "case_officer", "a
 NUMBERS = COMMAND | {"analyst"}
 REFERENCE = STAFF | {"device", "system"}
 DEVICE = frozenset({"device"})
+GRANT = frozenset({"duty_commander", "station_chief", "administrator"})  # who opens their records to another org
 
 PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", "/health"): ANYONE,
@@ -79,6 +80,9 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("PUT", "/api/units/{unit_id}/duty"): COMMAND | DEVICE,
     ("PUT", "/api/units/{unit_id}/position"): DISPATCH | DEVICE,
     # numbers and coverage
+    ("POST", "/api/grants"): GRANT,
+    ("GET", "/api/grants"): GRANT,
+    ("POST", "/api/grants/{grant_id}/revoke"): GRANT,
     ("POST", "/api/coverage"): NUMBERS | {"community_officer"},
     ("GET", "/api/kpi"): NUMBERS,
 }

@@ -29,6 +29,8 @@ def kpi_report(
     if period_to - period_from > timedelta(days=3660):
         raise InvalidInput("the period is longer than ten years; ask for a shorter one")
     clock = clock_start or ctx.settings.response_clock_start
+    if org_id is None and not ctx.scope.everything and ctx.principal is not None:
+        org_id = ctx.principal.org_id  # a station's own figures, not those of incidents granted to it for a while
     org_ids = orgs.subtree_ids(ctx, org_id) if org_id is not None else None
     rows = incidents.incident_times(ctx, org_ids, period_from, period_to)
     names = {t.code: t.name_zh for t in incidents.list_types(ctx)}

@@ -106,7 +106,7 @@ def _stations(ctx: Ctx, org_id: int | None) -> list[tuple[int, str, str, BaseGeo
     wanted = set(orgs.subtree_ids(ctx, org_id)) if org_id is not None else None
     found = []
     for org in orgs.list_orgs(ctx):
-        if org.level == "station" and (wanted is None or org.id in wanted):
+        if org.level == "station" and (wanted is None or org.id in wanted) and ctx.scope.sees_org(org.id):
             boundary = orgs.org_boundary(ctx, org.id)
             if boundary is not None:
                 found.append((org.id, org.code, org.name, boundary))

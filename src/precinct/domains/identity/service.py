@@ -5,12 +5,13 @@ users and tokens is ``accounts``."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from fastapi import Request
 from starlette.requests import HTTPConnection
 
+from precinct.domains.access import service as access
 from precinct.domains.identity import credentials
 from precinct.domains.identity.models import SignInThrottle, User, UserSession
 from precinct.domains.identity.repository import IdentityRepository
@@ -18,7 +19,7 @@ from precinct.domains.identity.schemas import Me, SignIn
 from precinct.domains.orgs import service as orgs
 from precinct.platform.config import Settings
 from precinct.platform.context import Ctx, Principal
-from precinct.platform.errors import Forbidden, TooManyRequests, Unauthorized
+from precinct.platform.errors import Forbidden, InvalidInput, TooManyRequests, Unauthorized
 from precinct.platform.http import app_state, client_address
 
 log = logging.getLogger("precinct")
@@ -53,25 +54,43 @@ def authenticate(request: HTTPConnection) -> Principal | None:
             return None
         with state.db.transaction(write=False) as session:
             row = IdentityRepository(session).token_principal(prefix)
-        if row is None or row.revoked_at is not None or (row.expires_at is not None and now >= row.expires_at):
-            return None
-        if not credentials.same_secret(credentials.token_hash(bearer.strip()), row.token_hash):
-            return None
-        return Principal(row.kind, row.id, row.login, row.role, row.org_id, row.unit_id, via="token")
+            if row is None or row.revoked_at is not None or (row.expires_at is not None and now >= row.expires_at):
+                return None
+            if not credentials.same_secret(credentials.token_hash(bearer.strip()), row.token_hash):
+                return None
+            principal = Principal(row.kind, row.id, row.login, row.role, row.org_id, row.unit_id, via="token")
+            return _scoped(Ctx(session, state.settings, principal.login, state.clock), principal)
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie or len(cookie) > 128:
         return None
+    idle = timedelta(seconds=state.settings.session_idle_s)
     with state.db.transaction(write=False) as session:
         row = IdentityRepository(session).session_principal(credentials.token_hash(cookie))
-    idle = timedelta(seconds=state.settings.session_idle_s)
-    if row is None or now >= row.expires_at or now >= row.last_seen_at + idle:
-        return None
+        if row is None or now >= row.expires_at or now >= row.last_seen_at + idle:
+            return None
+        principal = _scoped(
+            Ctx(session, state.settings, row.login, state.clock),
+            Principal(
+                row.kind,
+                row.id,
+                row.login,
+                row.role,
+                row.org_id,
+                row.unit_id,
+                "session",
+                row.session_id,
+                row.csrf_token,
+            ),
+        )
     if now - row.last_seen_at >= timedelta(seconds=TOUCH_S):
         with state.db.transaction() as session:
             IdentityRepository(session).touch_session(row.session_id, now)
-    return Principal(
-        row.kind, row.id, row.login, row.role, row.org_id, row.unit_id, "session", row.session_id, row.csrf_token
-    )
+    return principal
+
+
+def _scoped(ctx: Ctx, principal: Principal) -> Principal:
+    """The principal with what it may see, worked out in the same read (decision 0011)."""
+    return replace(principal, scope=access.scope_of(ctx, principal))
 
 
 def check_csrf(request: HTTPConnection, principal: Principal) -> None:
@@ -253,3 +272,10 @@ def prune_sign_ins(ctx: Ctx) -> int:
     sessions = repo.delete_dead_sessions(now, now - timedelta(seconds=settings.session_idle_s))
     throttles = repo.delete_old_throttles(now - timedelta(seconds=settings.sign_in_address_window_s))
     return sessions + throttles
+
+
+def check_staff_member(ctx: Ctx, user_id: int) -> None:
+    """That ``user_id`` is an active staff member (whom, say, a grant can name); an ``InvalidInput`` if not."""
+    user = ctx.session.get(User, user_id)
+    if user is None or user.kind != "staff" or not user.active:
+        raise InvalidInput(f"user {user_id} is not an active staff member")

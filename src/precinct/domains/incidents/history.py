@@ -133,7 +133,7 @@ def _import_batch(
     file_name: str,
     report: ImportReport,
 ) -> None:
-    repo = IncidentRepository(ctx.session)
+    repo = IncidentRepository(ctx.session, ctx.scope)
     refs = {i: f"{file_key}:{i}" for i in rows}
     present = repo.existing_refs(list(refs.values()))
     report.already_present += len(present)
@@ -216,7 +216,7 @@ def _parse_day(value: Any) -> date | None:
 def _numbers(ctx: Ctx, prefixes: list[str], days: list[date]) -> list[str]:
     """Sequence numbers for a batch, continuing each (prefix, day) counter and saving where it ends."""
     keys = list(zip(prefixes, days, strict=True))
-    counters = IncidentRepository(ctx.session).counters(keys)
+    counters = IncidentRepository(ctx.session, ctx.scope).counters(keys)
     last = {key: counter.last_value for key, counter in counters.items()}
     numbers = []
     for prefix, day in keys:

@@ -1,15 +1,17 @@
-"""Queries on incidents, their orders, their timeline and the type catalogue."""
+"""Queries on incidents, their orders, their timeline and the type catalogue. A repository is made for a scope
+(decision 0011) and every query that reads incidents or orders keeps to it; the few that must span the whole city
+(jobs, imports) refuse to run for a narrower scope."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, exists, false, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session, aliased, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from precinct.core.privacy import PERSONAL_FIELDS
@@ -23,6 +25,7 @@ from precinct.domains.incidents.models import (
     IncidentEvent,
     IncidentType,
 )
+from precinct.platform.context import Scope
 from precinct.platform.db import table_of
 
 # The statements of taking a call, built once: building and keying a statement costs more Python time than sending
@@ -93,9 +96,44 @@ def _closed_holding_personal_data(closed_before: datetime) -> ColumnElement[bool
     )
 
 
+_S = TypeVar("_S", bound=Select[*tuple[Any, ...]])
+
+
+def _incidents_in(scope: Scope) -> ColumnElement[bool] | None:
+    """The condition on ``Incident`` that keeps to a scope (None: no condition)."""
+    if scope.unit_id is not None:  # a terminal: the incidents its unit was sent to
+        sent = aliased(Dispatch)  # not correlated with a query that selects orders itself
+        return exists().where(sent.incident_id == Incident.id, sent.unit_id == scope.unit_id)
+    if scope.org_ids is None:
+        return None if scope.unassigned else Incident.org_id.is_not(None)
+    conditions: list[ColumnElement[bool]] = []
+    if scope.org_ids:
+        conditions.append(Incident.org_id.in_(sorted(scope.org_ids)))
+    if scope.unassigned:
+        conditions.append(Incident.org_id.is_(None))
+    if scope.incident_ids:
+        conditions.append(Incident.id.in_(sorted(scope.incident_ids)))
+    return or_(*conditions) if conditions else false()
+
+
 class IncidentRepository:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, scope: Scope) -> None:
         self.session = session
+        self.scope = scope
+        self._in_scope = _incidents_in(scope)
+
+    def _visible(self, query: _S) -> _S:
+        """``query`` (which selects from ``Incident``) kept to the scope."""
+        return query if self._in_scope is None else query.where(self._in_scope)
+
+    def _orders(self) -> Select[Dispatch]:
+        """Orders kept to the scope: those of the incidents in it (a terminal's, its own unit's only)."""
+        query = self._visible(select(Dispatch).join(Incident, Incident.id == Dispatch.incident_id))
+        return query if self.scope.unit_id is None else query.where(Dispatch.unit_id == self.scope.unit_id)
+
+    def _whole_city(self, what: str) -> None:
+        if not self.scope.everything or not self.scope.unassigned:
+            raise PermissionError(f"{what} spans every org: it runs for jobs and imports only")
 
     # incidents
     def add_new(self, incident: Incident) -> None:
@@ -109,8 +147,8 @@ class IncidentRepository:
             set_committed_value(incident, name, value)
 
     def by_id(self, incident_id: int, *, for_update: bool = False) -> Incident | None:
-        query = select(Incident).where(Incident.id == incident_id)
-        return self.session.scalar(query.with_for_update() if for_update else query)
+        query = self._visible(select(Incident).where(Incident.id == incident_id))
+        return self.session.scalar(query.with_for_update(of=Incident) if for_update else query)
 
     def list(
         self,
@@ -122,7 +160,7 @@ class IncidentRepository:
         limit: int,
         offset: int,
     ) -> Sequence[Incident]:
-        query = self._filtered(select(Incident), org_ids, statuses, called_from, called_to)
+        query = self._filtered(self._visible(select(Incident)), org_ids, statuses, called_from, called_to)
         return self.session.scalars(
             query.order_by(Incident.priority, Incident.called_at.desc(), Incident.id).limit(limit).offset(offset)
         ).all()
@@ -163,7 +201,7 @@ class IncidentRepository:
         projection (metres per degree given), nearest first, at most ``limit``."""
         dlon, dlat = radius_m / m_per_deg_lon, radius_m / m_per_deg_lat
         rows = self.session.connection().execute(
-            _NEAREST_SAME_CATEGORY,
+            self._visible(_NEAREST_SAME_CATEGORY),
             {
                 "category_code": category_code,
                 "called_from": called_from,
@@ -184,6 +222,7 @@ class IncidentRepository:
         return rows.all()  # type: ignore[return-value]  # the distance condition leaves no row without a point
 
     def existing_refs(self, refs: Sequence[str]) -> set[str]:
+        self._whole_city("checking an import for records already loaded")
         rows = self.session.scalars(select(Incident.external_ref).where(Incident.external_ref.in_(refs)))
         return {r for r in rows if r is not None}
 
@@ -205,7 +244,7 @@ class IncidentRepository:
         return self.session.get(IdempotencyKey, key)
 
     def by_idempotency_key(self, key: str) -> Incident | None:
-        return self.session.scalar(select(Incident).where(Incident.idempotency_key == key))
+        return self.session.scalar(self._visible(select(Incident).where(Incident.idempotency_key == key)))
 
     def claim_key(self, key: str, request_hash: str, now: datetime) -> bool:
         """Take an idempotency key in one statement; False when it is taken. A request holding the same key
@@ -219,6 +258,7 @@ class IncidentRepository:
     def closed_holding_personal_data(self, closed_before: datetime) -> Row[Any]:
         """How many incidents closed before a time still hold personal data, their earliest and latest closing, and
         how many values each personal field holds among them (labelled by the field's name)."""
+        self._whole_city("retention")
         return self.session.execute(
             select(
                 func.count().label("records"),
@@ -231,6 +271,7 @@ class IncidentRepository:
     def lock_closed_holding_personal_data(self, closed_before: datetime, limit: int) -> Sequence[Row[Any]]:
         """Up to ``limit`` of those incidents, locked (on PostgreSQL, one another transaction holds is skipped): id,
         closing time, and for each personal field (by its name) whether it holds a value — never the value."""
+        self._whole_city("retention")
         query = (
             select(
                 _INCIDENTS.c.id,
@@ -246,6 +287,7 @@ class IncidentRepository:
     def set_personal_fields(self, incident_ids: Sequence[int], values: dict[str, None]) -> int:
         """One UPDATE of the personal fields of many incidents, around the unit of work (an incident already loaded
         in this session keeps its old values in memory). Returns how many rows changed."""
+        self._whole_city("retention")
         result = self.session.connection().execute(
             update(_INCIDENTS).where(_INCIDENTS.c.id.in_(incident_ids)).values(values)
         )
@@ -253,17 +295,20 @@ class IncidentRepository:
 
     # orders
     def dispatch_by_id(self, dispatch_id: int, *, for_update: bool = False) -> Dispatch | None:
-        query = select(Dispatch).where(Dispatch.id == dispatch_id)
-        return self.session.scalar(query.with_for_update() if for_update else query)
+        query = self._orders().where(Dispatch.id == dispatch_id)
+        return self.session.scalar(query.with_for_update(of=Dispatch) if for_update else query)
 
     def dispatches_of(self, incident_id: int) -> Sequence[Dispatch]:
+        """Every order of an incident in scope (a terminal sees the others sent with it too)."""
+        query = select(Dispatch).join(Incident, Incident.id == Dispatch.incident_id)
         return self.session.scalars(
-            select(Dispatch).where(Dispatch.incident_id == incident_id).order_by(Dispatch.id)
+            self._visible(query.where(Dispatch.incident_id == incident_id)).order_by(Dispatch.id)
         ).all()
 
     def unacknowledged_since(self, ordered_before: datetime, limit: int) -> Sequence[Dispatch]:
         """Orders still only ``ordered`` since before a time and not flagged yet, locked for flagging (on
         PostgreSQL a row another job holds is skipped, so two job workers never flag one order twice)."""
+        self._whole_city("flagging overdue orders")
         query = (
             select(Dispatch)
             .where(Dispatch.status == "ordered", Dispatch.overdue_at.is_(None), Dispatch.ordered_at <= ordered_before)
@@ -276,14 +321,16 @@ class IncidentRepository:
     def dispatches_in_status(
         self, statuses: Sequence[str], org_ids: Sequence[int] | None, unit_id: int | None = None
     ) -> Sequence[Dispatch]:
-        query = select(Dispatch).where(Dispatch.status.in_(statuses))
+        query = self._orders().where(Dispatch.status.in_(statuses))
         if org_ids is not None:
-            query = query.join(Incident, Incident.id == Dispatch.incident_id).where(Incident.org_id.in_(org_ids))
+            query = query.where(Incident.org_id.in_(org_ids))
         if unit_id is not None:
             query = query.where(Dispatch.unit_id == unit_id)
         return self.session.scalars(query.order_by(Dispatch.id)).all()
 
     def orders_since(self, since: datetime) -> dict[int, int]:
+        """How many orders each unit has had since a time, across every org: a count per unit, no incident's
+        details, and a unit's workload is the same whoever asks."""
         rows = self.session.execute(
             select(Dispatch.unit_id, func.count()).where(Dispatch.ordered_at >= since).group_by(Dispatch.unit_id)
         )
@@ -291,8 +338,10 @@ class IncidentRepository:
 
     def points(self, org_ids: Sequence[int]) -> Sequence[Row[int | None, float | None, float | None]]:
         return self.session.execute(
-            select(Incident.org_id, Incident.lon, Incident.lat).where(
-                Incident.org_id.in_(org_ids), Incident.lon.is_not(None), Incident.status != "merged"
+            self._visible(
+                select(Incident.org_id, Incident.lon, Incident.lat).where(
+                    Incident.org_id.in_(org_ids), Incident.lon.is_not(None), Incident.status != "merged"
+                )
             )
         ).all()
 
@@ -315,8 +364,9 @@ class IncidentRepository:
         )
 
     def events_of(self, incident_id: int) -> Sequence[IncidentEvent]:
+        query = select(IncidentEvent).join(Incident, Incident.id == IncidentEvent.incident_id)
         return self.session.scalars(
-            select(IncidentEvent).where(IncidentEvent.incident_id == incident_id).order_by(IncidentEvent.id)
+            self._visible(query.where(IncidentEvent.incident_id == incident_id)).order_by(IncidentEvent.id)
         ).all()
 
     def times_in_period(
@@ -349,7 +399,7 @@ class IncidentRepository:
         )
         if org_ids is not None:
             query = query.where(Incident.org_id.in_(org_ids))
-        return self.session.execute(query).all()
+        return self.session.execute(self._visible(query)).all()
 
     # catalogue
     def types(self) -> Sequence[IncidentType]:

@@ -18,7 +18,7 @@ def anonymise_expired(ctx: Ctx, retention_days: int, *, dry_run: bool = False, b
     holds one, a batch of ids per UPDATE, in the caller's transaction. ``dry_run`` reports the same and changes
     nothing. The closing time is ``closed_at``: stamped by closing and merging, cleared by reopening."""
     closed_before = ctx.now() - timedelta(days=retention_days)
-    repo = IncidentRepository(ctx.session)
+    repo = IncidentRepository(ctx.session, ctx.scope)
     report = Anonymisation(RECORD, retention_days)
     names = list(PERSONAL_FIELDS[RECORD])
     if dry_run:

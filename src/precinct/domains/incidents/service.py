@@ -27,6 +27,7 @@ from precinct.core.workflow import (
     incident_actions,
     incident_status_from_orders,
 )
+from precinct.domains.access import service as access
 from precinct.domains.incidents.models import Dispatch, Incident, IncidentEvent
 from precinct.domains.incidents.repository import IncidentRepository
 from precinct.domains.incidents.schemas import FeedbackCreate, IncidentCreate
@@ -70,7 +71,7 @@ def create_incident(ctx: Ctx, data: IncidentCreate, idempotency_key: str | None 
     """
     if idempotency_key is not None:
         request_hash = _request_hash(data)
-        if not IncidentRepository(ctx.session).claim_key(idempotency_key, request_hash, ctx.now()):
+        if not IncidentRepository(ctx.session, ctx.scope).claim_key(idempotency_key, request_hash, ctx.now()):
             earlier = _replay(ctx, idempotency_key, request_hash)
             return CreateResult(earlier, created=False, duplicates=find_duplicates(ctx, earlier))
 
@@ -115,7 +116,7 @@ def create_incident(ctx: Ctx, data: IncidentCreate, idempotency_key: str | None 
     # Numbered last: the day's counter row stays locked until this transaction commits, and every call to the same
     # station waits for it, so as little as possible happens between taking the number and committing.
     incident.number = _number(ctx, place.org_code if place else UNASSIGNED_PREFIX, now)
-    IncidentRepository(ctx.session).add_new(incident)
+    IncidentRepository(ctx.session, ctx.scope).add_new(incident)
     _record(
         ctx,
         incident,
@@ -137,7 +138,7 @@ def _request_hash(data: IncidentCreate) -> str:
 
 def _replay(ctx: Ctx, key: str, request_hash: str) -> Incident:
     """The incident an earlier request with this key made; the key's claim waited for that request to commit."""
-    repo = IncidentRepository(ctx.session)
+    repo = IncidentRepository(ctx.session, ctx.scope)
     claim, earlier = repo.idempotency_key(key), repo.by_idempotency_key(key)
     if claim is None or earlier is None:  # claim and incident commit together: only a concurrent rollback gets here
         raise Conflict(f"idempotency key {key!r} is in use by a request that failed; retry it")
@@ -151,7 +152,7 @@ def _replay(ctx: Ctx, key: str, request_hash: str) -> Incident:
 
 def _number(ctx: Ctx, prefix: str, taken_at: datetime) -> str:
     day = taken_at.astimezone(ZoneInfo(ctx.settings.timezone)).date()
-    sequence = IncidentRepository(ctx.session).next_number(prefix, day)
+    sequence = IncidentRepository(ctx.session, ctx.scope).next_number(prefix, day)
     return format_number(prefix, day.strftime("%Y%m%d"), sequence)
 
 
@@ -171,7 +172,7 @@ def find_duplicates(ctx: Ctx, incident: Incident) -> list[ProbableDuplicate]:
         return []
     radius_m, window = ctx.settings.duplicate_radius_m, timedelta(seconds=ctx.settings.duplicate_window_s)
     m_per_deg_lon = _M_PER_DEG_LAT * max(math.cos(math.radians(incident.lat)), 1e-6)
-    rows = IncidentRepository(ctx.session).nearest_same_category(
+    rows = IncidentRepository(ctx.session, ctx.scope).nearest_same_category(
         category_code=incident.category_code,
         called_from=incident.called_at - window,
         called_to=incident.called_at + window,
@@ -204,11 +205,9 @@ def find_duplicates(ctx: Ctx, incident: Incident) -> list[ProbableDuplicate]:
 
 
 def get_incident(ctx: Ctx, incident_id: int, *, for_update: bool = False) -> Incident:
-    """An incident; to a unit's terminal, only one its unit has been sent to (another's id is as good as unknown)."""
-    repo = IncidentRepository(ctx.session)
-    incident = repo.by_id(incident_id, for_update=for_update)
-    unit_id = ctx.terminal_unit_id
-    if incident is None or (unit_id is not None and all(o.unit_id != unit_id for o in repo.dispatches_of(incident_id))):
+    """An incident in the caller's scope (one outside it is as good as unknown: existence does not leak)."""
+    incident = IncidentRepository(ctx.session, ctx.scope).by_id(incident_id, for_update=for_update)
+    if incident is None:
         raise NotFound(f"no incident with id {incident_id}")
     return incident
 
@@ -224,7 +223,7 @@ def list_incidents(
     offset: int = 0,
 ) -> Sequence[Incident]:
     org_ids = orgs.subtree_ids(ctx, org_id) if org_id is not None else None
-    return IncidentRepository(ctx.session).list(
+    return IncidentRepository(ctx.session, ctx.scope).list(
         org_ids=org_ids,
         statuses=statuses,
         called_from=called_from,
@@ -237,7 +236,7 @@ def list_incidents(
 def history(ctx: Ctx, incident_id: int) -> tuple[Incident, Sequence[Dispatch], Sequence[IncidentEvent]]:
     """The whole story of an incident in one call: the record, its orders and every event in order."""
     incident = get_incident(ctx, incident_id)
-    repo = IncidentRepository(ctx.session)
+    repo = IncidentRepository(ctx.session, ctx.scope)
     return incident, repo.dispatches_of(incident_id), repo.events_of(incident_id)
 
 
@@ -318,7 +317,8 @@ def _check(incident: Incident, action: IncidentAction) -> None:
 
 
 def dispatch_unit(ctx: Ctx, incident_id: int, unit_id: int, note: str | None = None) -> Dispatch:
-    """Send a unit: write the order, move the unit and the incident on, and queue the push to its terminal."""
+    """Send a unit: write the order, move the unit and the incident on, and queue the push to its terminal. A unit
+    from a station that does not see the incident gets it granted to that station for a while (decision 0011)."""
     incident = get_incident(ctx, incident_id, for_update=True)
     _check(incident, IncidentAction.DISPATCH)
     unit = units.get_unit(ctx, unit_id, for_update=True)
@@ -334,7 +334,17 @@ def dispatch_unit(ctx: Ctx, incident_id: int, unit_id: int, note: str | None = N
     ctx.session.add(order)
     ctx.session.flush()
     units.follow_order(ctx, unit, order.status)
-    _record(ctx, incident, "dispatched", order, unit_id=unit.id, call_sign=unit.call_sign, note=note)
+    assist = access.grant_assist(ctx, incident.id, incident.org_id, unit.home_org_id, unit.call_sign)
+    _record(
+        ctx,
+        incident,
+        "dispatched",
+        order,
+        unit_id=unit.id,
+        call_sign=unit.call_sign,
+        note=note,
+        assist_grant_id=assist.id if assist is not None else None,
+    )
     _follow_orders(ctx, incident)
     emit(ctx, "dispatch.ordered", {**_order_summary(order), "incident": _summary(incident)})
     return order
@@ -409,7 +419,7 @@ def file_feedback(ctx: Ctx, dispatch_id: int, feedback: FeedbackCreate, idempote
     order.case_ref = feedback.case_ref
     incident = get_incident(ctx, order.incident_id)
     _record(ctx, incident, "feedback_filed", order, **feedback.model_dump(exclude={"text"}))
-    emit(ctx, "dispatch.updated", _order_summary(order))
+    emit(ctx, "dispatch.updated", {**_order_summary(order), "incident": _summary(incident)})
     return order
 
 
@@ -418,7 +428,7 @@ def _claim_step(ctx: Ctx, key: str, dispatch_id: int, what: str, detail: str | N
     (it committed: the claim waited for it), a ``Conflict`` when the key was used for something else."""
     canonical = json.dumps([dispatch_id, what, detail], ensure_ascii=False)
     request_hash = hashlib.sha256(canonical.encode()).hexdigest()
-    repo = IncidentRepository(ctx.session)
+    repo = IncidentRepository(ctx.session, ctx.scope)
     if repo.claim_key(key, request_hash, ctx.now()):
         return True
     claim = repo.idempotency_key(key)
@@ -432,7 +442,7 @@ def flag_overdue_orders(ctx: Ctx, limit: int = 200) -> list[Dispatch]:
     and an alert to the dispatchers. Returns the orders flagged."""
     now = ctx.now()
     deadline_s = ctx.settings.acknowledge_deadline_s
-    repo = IncidentRepository(ctx.session)
+    repo = IncidentRepository(ctx.session, ctx.scope)
     flagged = list(repo.unacknowledged_since(now - timedelta(seconds=deadline_s), limit))
     for order in flagged:
         order.overdue_at = now
@@ -448,34 +458,31 @@ def flag_overdue_orders(ctx: Ctx, limit: int = 200) -> list[Dispatch]:
 
 
 def get_dispatch(ctx: Ctx, dispatch_id: int, *, for_update: bool = False) -> Dispatch:
-    """An order; to a unit's terminal, only its own unit's (another's id is as good as unknown)."""
-    order = IncidentRepository(ctx.session).dispatch_by_id(dispatch_id, for_update=for_update)
-    if order is None or ctx.terminal_unit_id not in (None, order.unit_id):
+    """An order in the caller's scope (to a unit's terminal, only its own unit's)."""
+    order = IncidentRepository(ctx.session, ctx.scope).dispatch_by_id(dispatch_id, for_update=for_update)
+    if order is None:
         raise NotFound(f"no dispatch order with id {dispatch_id}")
     return order
 
 
 def open_orders(ctx: Ctx, org_ids: Sequence[int] | None, unit_id: int | None = None) -> Sequence[Dispatch]:
-    """Orders not yet cleared or ended (of one unit: what its terminal shows), oldest first. A terminal sees its
-    own unit's only."""
-    if ctx.terminal_unit_id is not None:
-        if unit_id not in (None, ctx.terminal_unit_id):
-            return []
-        unit_id = ctx.terminal_unit_id
-    return IncidentRepository(ctx.session).dispatches_in_status(sorted(OPEN_DISPATCH_STATUSES), org_ids, unit_id)
+    """Orders in scope not yet cleared or ended (of one unit: what its terminal shows), oldest first."""
+    return IncidentRepository(ctx.session, ctx.scope).dispatches_in_status(
+        sorted(OPEN_DISPATCH_STATUSES), org_ids, unit_id
+    )
 
 
 def orders_today_by_unit(ctx: Ctx) -> dict[int, int]:
     """How many orders each unit has had since midnight (in the configured zone): its workload today."""
     zone = ZoneInfo(ctx.settings.timezone)
     midnight = datetime.combine(ctx.now().astimezone(zone).date(), datetime.min.time(), zone)
-    return IncidentRepository(ctx.session).orders_since(midnight)
+    return IncidentRepository(ctx.session, ctx.scope).orders_since(midnight)
 
 
 def incident_points(ctx: Ctx, org_ids: Sequence[int]) -> dict[int, tuple[list[float], list[float]]]:
     """Coordinates of every located incident in the given orgs, grouped by org (for coverage of past calls)."""
     grouped: dict[int, tuple[list[float], list[float]]] = {}
-    for org_id, lon, lat in IncidentRepository(ctx.session).points(org_ids):
+    for org_id, lon, lat in IncidentRepository(ctx.session, ctx.scope).points(org_ids):
         if org_id is not None and lon is not None and lat is not None:
             lons, lats = grouped.setdefault(org_id, ([], []))
             lons.append(lon)
@@ -485,7 +492,7 @@ def incident_points(ctx: Ctx, org_ids: Sequence[int]) -> dict[int, tuple[list[fl
 
 def _status_from_orders(ctx: Ctx, incident: Incident) -> IncidentStatus:
     ctx.session.flush()
-    orders = IncidentRepository(ctx.session).dispatches_of(incident.id)
+    orders = IncidentRepository(ctx.session, ctx.scope).dispatches_of(incident.id)
     return incident_status_from_orders(o.status for o in orders)
 
 
@@ -503,7 +510,7 @@ def _follow_orders(ctx: Ctx, incident: Incident) -> None:
 
 
 def _record(ctx: Ctx, incident: Incident, kind: str, order: Dispatch | None = None, **data: Any) -> None:
-    IncidentRepository(ctx.session).add_event(
+    IncidentRepository(ctx.session, ctx.scope).add_event(
         incident_id=incident.id,
         dispatch_id=order.id if order else None,
         kind=kind,
@@ -557,7 +564,7 @@ def _catalogue(ctx: Ctx) -> dict[str, TypeEntry]:
                 priority=t.priority,
                 response_target_s=t.response_target_s,
             )
-            for t in IncidentRepository(ctx.session).types()
+            for t in IncidentRepository(ctx.session, ctx.scope).types()
         }
 
     return _CATALOGUES.get(ctx, build)
@@ -594,7 +601,7 @@ def incident_times(
 ) -> list[IncidentTimeRow]:
     """For each incident called in the period, the timeline timestamps its KPIs come from."""
     targets = {t.code: t.response_target_s for t in list_types(ctx)}
-    rows = IncidentRepository(ctx.session).times_in_period(org_ids, called_from, called_to)
+    rows = IncidentRepository(ctx.session, ctx.scope).times_in_period(org_ids, called_from, called_to)
     return [
         IncidentTimeRow(
             type_code=type_code,

@@ -23,11 +23,9 @@ class OrgRepository:
     def all(self) -> Sequence[Org]:
         return self.session.scalars(select(Org).order_by(Org.id)).all()
 
-    def subtree_ids(self, org_id: int) -> list[int]:
-        """The org and every org below it, by a recursive query."""
-        tree = select(Org.id).where(Org.id == org_id).cte("tree", recursive=True)
-        tree = tree.union_all(select(Org.id).where(Org.parent_id == tree.c.id))
-        return list(self.session.scalars(select(tree.c.id)).all())
+    def parents(self) -> dict[int, int | None]:
+        """Every org's id and its parent's (the tree without its boundaries)."""
+        return {int(org_id): parent_id for org_id, parent_id in self.session.execute(select(Org.id, Org.parent_id))}
 
     def grids(self, org_ids: Sequence[int] | None = None, *, with_boundary: bool = False) -> Sequence[Grid]:
         query = select(Grid).order_by(Grid.id)

@@ -106,9 +106,52 @@ def org_boundary(ctx: Ctx, org_id: int) -> BaseGeometry | None:
     return shape(org.boundary) if org.boundary is not None else None
 
 
+@dataclass(frozen=True)
+class OrgTree:
+    """The organisation tree as ids: small, and read on every request to know what its principal may see."""
+
+    parents: dict[int, int | None]
+    children: dict[int, list[int]]
+
+    def subtree(self, org_id: int) -> list[int]:
+        """The org and every org below it (empty for an unknown id)."""
+        if org_id not in self.parents:
+            return []
+        found, stack = [], [org_id]
+        while stack:
+            current = stack.pop()
+            found.append(current)
+            stack.extend(self.children.get(current, ()))
+        return found
+
+    def lineage(self, org_id: int) -> list[int]:
+        """The org and every org above it, nearest first (empty for an unknown id)."""
+        found: list[int] = []
+        current: int | None = org_id if org_id in self.parents else None
+        while current is not None:
+            found.append(current)
+            current = self.parents[current]
+        return found
+
+
+_TREES: reference.ReferenceCache[OrgTree] = reference.ReferenceCache(reference.JURISDICTIONS)
+
+
+def tree(ctx: Ctx) -> OrgTree:
+    def build() -> OrgTree:
+        parents = OrgRepository(ctx.session).parents()
+        children: dict[int, list[int]] = {}
+        for org_id, parent_id in parents.items():
+            if parent_id is not None:
+                children.setdefault(parent_id, []).append(org_id)
+        return OrgTree(parents, children)
+
+    return _TREES.get(ctx, build)
+
+
 def subtree_ids(ctx: Ctx, org_id: int) -> list[int]:
     get_org(ctx, org_id)
-    return OrgRepository(ctx.session).subtree_ids(org_id)
+    return tree(ctx).subtree(org_id)
 
 
 def list_grids(ctx: Ctx, org_id: int | None = None, *, with_boundary: bool = False) -> Sequence[Grid]:

@@ -33,12 +33,14 @@ def create_unit(
     lon: float | None = None,
     lat: float | None = None,
 ) -> Unit:
-    repo = UnitRepository(ctx.session)
+    repo = UnitRepository(ctx.session, ctx.scope)
     if kind not in UNIT_KINDS:
         raise InvalidInput(f"unit kind {kind!r} is not one of {', '.join(UNIT_KINDS)}")
-    if repo.by_call_sign(call_sign) is not None:
+    if repo.call_sign_taken(call_sign):
         raise Conflict(f"a unit with call sign {call_sign!r} already exists")
     orgs.get_org(ctx, home_org_id)
+    if not ctx.scope.sees_org(home_org_id):
+        raise NotFound(f"org {home_org_id} is outside your organisation: a unit is added by its own station")
     now = ctx.now()
     unit = Unit(
         call_sign=call_sign,
@@ -58,9 +60,9 @@ def create_unit(
 
 
 def get_unit(ctx: Ctx, unit_id: int, *, for_update: bool = False) -> Unit:
-    """A unit; to a unit's terminal, only its own (another's id is as good as unknown)."""
-    unit = UnitRepository(ctx.session).by_id(unit_id, for_update=for_update)
-    if unit is None or ctx.terminal_unit_id not in (None, unit_id):
+    """A unit in the caller's scope (to a unit's terminal, only its own; another's id is as good as unknown)."""
+    unit = UnitRepository(ctx.session, ctx.scope).by_id(unit_id, for_update=for_update)
+    if unit is None:
         raise NotFound(f"no unit with id {unit_id}")
     return unit
 
@@ -69,7 +71,7 @@ def list_units(
     ctx: Ctx, *, org_id: int | None = None, status: str | None = None, on_duty: bool | None = None
 ) -> Sequence[Unit]:
     org_ids = orgs.subtree_ids(ctx, org_id) if org_id is not None else None
-    return UnitRepository(ctx.session).list(org_ids=org_ids, status=status, on_duty=on_duty)
+    return UnitRepository(ctx.session, ctx.scope).list(org_ids=org_ids, status=status, on_duty=on_duty)
 
 
 def set_duty(ctx: Ctx, unit_id: int, on_duty: bool) -> Unit:
@@ -97,6 +99,7 @@ def unit_summary(unit: Unit) -> dict[str, Any]:
     return {
         "unit_id": unit.id,
         "call_sign": unit.call_sign,
+        "home_org_id": unit.home_org_id,
         "status": unit.status,
         "on_duty": unit.on_duty,
         "lon": unit.lon,
