@@ -191,6 +191,34 @@ def test_a_bearer_token_identifies_a_terminal_until_revoked_or_expired(
     assert web.get("/api/auth/me", headers={"Authorization": f"Bearer {expiring}"}).status_code == 401
 
 
+def test_revoking_a_terminals_token_ends_the_session_it_was_traded_for(
+    web: TestClient, ctx_factory: CtxFactory
+) -> None:
+    with ctx_factory() as ctx:
+        create_unit_for_tokens(ctx)
+        row, token = accounts.add_token(ctx, unit_call_sign="CE-T1")
+        other_row, other = accounts.add_token(ctx, unit_call_sign="CE-T1")
+    assert web.post("/api/auth/terminal-sign-in", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    session = {"Cookie": f"precinct_session={web.cookies['precinct_session']}"}
+    web.cookies.clear()
+    assert web.get("/api/auth/me", headers=session).status_code == 200
+    with ctx_factory() as ctx:
+        accounts.revoke_token(ctx, other_row.id)
+    assert web.get("/api/auth/me", headers=session).status_code == 200  # another token's end is not this one's
+    with ctx_factory() as ctx:
+        accounts.revoke_token(ctx, row.id)
+    assert web.get("/api/auth/me", headers=session).status_code == 401  # the lost terminal is out at once
+
+    with ctx_factory() as ctx:
+        accounts.disable_user(ctx, "device:CE-T1")
+        _, fresh = accounts.add_token(ctx, unit_call_sign="CE-T1")
+    assert web.get("/api/auth/me", headers={"Authorization": f"Bearer {fresh}"}).status_code == 401
+    with ctx_factory() as ctx:
+        accounts.enable_user(ctx, "device:CE-T1")  # the unit gets its terminal back, with a new token
+    assert web.get("/api/auth/me", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
+    assert web.get("/api/auth/me", headers={"Authorization": f"Bearer {other}"}).status_code == 401
+
+
 def test_wrong_passwords_lock_the_account_until_the_lock_expires(
     web: TestClient, clock: Clock, settings: Settings, ctx_factory: CtxFactory
 ) -> None:

@@ -143,6 +143,16 @@ def test_tokens_for_a_terminal_and_a_system_work_until_revoked(runner: CliRunner
     assert revoked.exit_code == 0, revoked.output
     assert client.get("/api/auth/me", headers=bearer).status_code == 401
     assert re.search(r"device:CE-P1.*revoked", runner.invoke(cli, ["users", "list"]).output)
+    # A lost terminal is disabled by its login as listed (the call sign keeps its case), and enabled again.
+    second = TOKEN.search(runner.invoke(cli, ["users", "token", "add", "--unit", "CE-P1"]).output)
+    assert second is not None
+    fresh = {"Authorization": f"Bearer {second.group()}"}
+    disabled = runner.invoke(cli, ["users", "disable", "device:CE-P1"])
+    assert disabled.exit_code == 0, disabled.output
+    assert client.get("/api/auth/me", headers=fresh).status_code == 401
+    enabled = runner.invoke(cli, ["users", "enable", "device:CE-P1"])
+    assert enabled.exit_code == 0, enabled.output
+    assert client.get("/api/auth/me", headers=fresh).status_code == 200
 
     assert runner.invoke(cli, ["users", "token", "add"]).exit_code == 2
     assert runner.invoke(cli, ["users", "token", "add", "--unit", "CE-P1", "--system", "x"]).exit_code == 2

@@ -74,6 +74,14 @@ def users_disable(login: Annotated[str, typer.Argument()]) -> None:
         console.print(f"user {user.login} disabled; their sessions are ended")
 
 
+@users_app.command("enable")
+def users_enable(login: Annotated[str, typer.Argument()]) -> None:
+    """Let a disabled user sign in again (its revoked tokens stay revoked)."""
+    with context("users enable") as ctx:
+        user = accounts.enable_user(ctx, login)
+        console.print(f"user {user.login} enabled")
+
+
 @users_app.command("password")
 def users_password(login: Annotated[str, typer.Argument()], password_file: PasswordFile = None) -> None:
     """Set a new password; it unlocks the account and ends its sessions."""

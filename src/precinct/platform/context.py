@@ -60,6 +60,7 @@ class Principal:
     via: Literal["session", "token"]
     session_id: int | None = None
     csrf_token: str | None = field(default=None, repr=False)
+    token_id: int | None = None  # the bearer token it presented
     scope: Scope = NOTHING  # filled in by identity when it authenticates; nothing until then
 
     @property

@@ -59,7 +59,11 @@ def _new_password_hash(settings: Settings, login: str, password: str) -> str:
 
 
 def get_user(ctx: Ctx, login: str, *, for_update: bool = False) -> User:
-    user = IdentityRepository(ctx.session).user_by_login(login.strip().lower(), for_update=for_update)
+    """A user by login: staff and system logins are lower case, a terminal's is ``device:`` and its unit's call sign
+    as the unit spells it (``device:CE-P1``)."""
+    login = login.strip()
+    wanted = login if login.startswith("device:") else login.lower()
+    user = IdentityRepository(ctx.session).user_by_login(wanted, for_update=for_update)
     if user is None:
         raise NotFound(f"no user with login {login!r}; precinct users list shows them")
     return user
@@ -75,6 +79,17 @@ def disable_user(ctx: Ctx, login: str) -> User:
     user.active = False
     user.updated_at = ctx.now()
     IdentityRepository(ctx.session).end_sessions_of(user.id)
+    ctx.session.flush()
+    return user
+
+
+def enable_user(ctx: Ctx, login: str) -> User:
+    """A disabled user may sign in again (a terminal with a token made after, or not revoked before, it was
+    disabled); any lock from failed sign-ins is lifted with it."""
+    user = get_user(ctx, login, for_update=True)
+    user.active = True
+    user.failed_sign_ins, user.failed_since, user.locked_until = 0, None, None
+    user.updated_at = ctx.now()
     ctx.session.flush()
     return user
 

@@ -90,6 +90,8 @@ class UserSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the absolute end
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the idle timeout counts from here
     client_address: Mapped[str | None] = mapped_column(String(64))
+    # A terminal's session, traded for its bearer token: it ends when that token is revoked or expires.
+    api_token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"), index=True)
 
 
 class ApiToken(Base):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import CursorResult, and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from precinct.domains.identity.models import ApiToken, SignInThrottle, User, UserSession
@@ -35,8 +35,9 @@ class IdentityRepository:
 
     # --- sessions ---
 
-    def session_principal(self, token_hash: str) -> Any:
-        """The session with this token hash and its active user, or ``None``."""
+    def session_principal(self, token_hash: str, now: datetime) -> Any:
+        """The session with this token hash and its active user, or ``None``; a session traded for a bearer token
+        only while that token is neither revoked nor expired."""
         query = (
             select(
                 UserSession.id.label("session_id"),
@@ -46,7 +47,15 @@ class IdentityRepository:
                 *_WHO,
             )
             .join(User, User.id == UserSession.user_id)
-            .where(UserSession.token_hash == token_hash, User.active)
+            .outerjoin(ApiToken, ApiToken.id == UserSession.api_token_id)
+            .where(
+                UserSession.token_hash == token_hash,
+                User.active,
+                or_(
+                    UserSession.api_token_id.is_(None),
+                    and_(ApiToken.revoked_at.is_(None), or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now)),
+                ),
+            )
         )
         return self.session.execute(query).first()
 
@@ -72,7 +81,7 @@ class IdentityRepository:
     def token_principal(self, prefix: str) -> Any:
         """The token with this prefix and its active user, or ``None``."""
         query = (
-            select(ApiToken.token_hash, ApiToken.expires_at, ApiToken.revoked_at, *_WHO)
+            select(ApiToken.id.label("token_id"), ApiToken.token_hash, ApiToken.expires_at, ApiToken.revoked_at, *_WHO)
             .join(User, User.id == ApiToken.user_id)
             .where(ApiToken.prefix == prefix, User.active)
         )

@@ -58,14 +58,16 @@ def authenticate(request: HTTPConnection) -> Principal | None:
                 return None
             if not credentials.same_secret(credentials.token_hash(bearer.strip()), row.token_hash):
                 return None
-            principal = Principal(row.kind, row.id, row.login, row.role, row.org_id, row.unit_id, via="token")
+            principal = Principal(
+                row.kind, row.id, row.login, row.role, row.org_id, row.unit_id, via="token", token_id=row.token_id
+            )
             return _scoped(Ctx(session, state.settings, principal.login, state.clock), principal)
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie or len(cookie) > 128:
         return None
     idle = timedelta(seconds=state.settings.session_idle_s)
     with state.db.transaction(write=False) as session:
-        row = IdentityRepository(session).session_principal(credentials.token_hash(cookie))
+        row = IdentityRepository(session).session_principal(credentials.token_hash(cookie), now)
         if row is None or now >= row.expires_at or now >= row.last_seen_at + idle:
             return None
         principal = _scoped(
@@ -177,14 +179,15 @@ def sign_in(ctx: Ctx, attempt: SignInAttempt) -> NewSession | None:
 
 def sign_in_terminal(ctx: Ctx, principal: Principal, client_address: str | None) -> NewSession:
     """A browser session for the unit terminal whose bearer token the page sent once: from then on the page works
-    with the cookie (which the live feed needs: a browser cannot put a header on a WebSocket) and keeps no token."""
+    with the cookie (which the live feed needs: a browser cannot put a header on a WebSocket) and keeps no token.
+    The session lasts no longer than that token: revoked or expired, it ends the session too."""
     user = IdentityRepository(ctx.session).user_by_login(principal.login, for_update=True)
     if user is None or not user.active:
         raise Unauthorized("this terminal's identity is disabled")
-    return _start_session(ctx, user, client_address)
+    return _start_session(ctx, user, client_address, api_token_id=principal.token_id)
 
 
-def _start_session(ctx: Ctx, user: User, client_address: str | None) -> NewSession:
+def _start_session(ctx: Ctx, user: User, client_address: str | None, api_token_id: int | None = None) -> NewSession:
     now = ctx.now()
     IdentityRepository(ctx.session).end_sessions_of(user.id, ended_by=now)
     token, csrf_token = credentials.new_secret(), credentials.new_secret()
@@ -197,6 +200,7 @@ def _start_session(ctx: Ctx, user: User, client_address: str | None) -> NewSessi
             expires_at=now + timedelta(seconds=ctx.settings.session_lifetime_s),
             last_seen_at=now,
             client_address=client_address,
+            api_token_id=api_token_id,
         )
     )
     ctx.session.flush()
