@@ -219,6 +219,29 @@ def test_revoking_a_terminals_token_ends_the_session_it_was_traded_for(
     assert web.get("/api/auth/me", headers={"Authorization": f"Bearer {other}"}).status_code == 401
 
 
+def test_a_token_revoked_by_another_process_stops_working_within_the_check_interval(
+    settings: Settings, db: Database, clock: Clock, ctx_factory: CtxFactory
+) -> None:
+    """This process keeps the principals it has authenticated (decision 0012); a revocation committed elsewhere (the
+    CLI, another worker) reaches it through the credentials' revision, read at most every ``reference_check_s``."""
+    with ctx_factory() as ctx:
+        create_unit_for_tokens(ctx)
+        row, token = accounts.add_token(ctx, unit_call_sign="CE-T1")
+    app = create_app(plain_http(settings, reference_check_s=0.3), db=db, clock=clock)
+    bearer = {"Authorization": f"Bearer {token}"}
+    with TestClient(app, raise_server_exceptions=False) as web:
+        assert web.get("/api/auth/me", headers=bearer).status_code == 200  # known from here on
+        with db.engine.begin() as conn:  # as another process would: its own commit, no word to this one
+            conn.execute(sa.update(ApiToken).where(ApiToken.id == row.id).values(revoked_at=clock.now))
+            raised = conn.execute(
+                sa.text("UPDATE reference_revisions SET revision = revision + 1 WHERE name = 'credentials'")
+            )
+            if raised.rowcount == 0:
+                conn.execute(sa.text("INSERT INTO reference_revisions (name, revision) VALUES ('credentials', 1)"))
+        time.sleep(0.35)
+        assert web.get("/api/auth/me", headers=bearer).status_code == 401
+
+
 def test_wrong_passwords_lock_the_account_until_the_lock_expires(
     web: TestClient, clock: Clock, settings: Settings, ctx_factory: CtxFactory
 ) -> None:

@@ -62,7 +62,8 @@ def _authorize(request: Request) -> Principal | None:
     return app_state(request).authorize(request)
 
 
-def _context(request: Request, principal: Annotated[Principal | None, Depends(_authorize)]) -> Ctx:
+async def _context(request: Request, principal: Annotated[Principal | None, Depends(_authorize)]) -> Ctx:
+    # async: it does no I/O, and a plain def would cost every request a hop to the thread pool and back
     state = app_state(request)
     write = request.method not in ("GET", "HEAD")
     return RequestCtx(

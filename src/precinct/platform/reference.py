@@ -26,6 +26,10 @@ from precinct.platform.db import Base, table_of
 
 CATALOGUE = "catalogue"
 JURISDICTIONS = "jurisdictions"
+# Not reference data, but kept the same way: who holds a session or a token, and what they may see (decision 0012).
+# Whatever ends or narrows a principal — a sign-out, a revoked token, a disabled user, a new password, a grant given
+# or revoked — raises it.
+CREDENTIALS = "credentials"
 _CHANGED = "precinct.reference_changed"  # key in Session.info: the kinds this transaction changed
 
 T = TypeVar("T")

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from precinct.domains.access.models import AccessGrant
 from precinct.domains.access.repository import AccessRepository
 from precinct.domains.orgs import service as orgs
+from precinct.platform import reference
 from precinct.platform.context import EVERYTHING, NOTHING, Ctx, Principal, Scope
 from precinct.platform.errors import Conflict, Forbidden, InvalidInput, NotFound
 
@@ -94,6 +95,7 @@ def _add(ctx: Ctx, row: AccessGrant, hours: int) -> AccessGrant:
     row.granted_by, row.granted_at, row.expires_at = ctx.actor, now, now + timedelta(hours=hours)
     ctx.session.add(row)
     ctx.session.flush()
+    reference.bump(ctx, reference.CREDENTIALS)  # the grantees' scopes change
     return row
 
 
@@ -107,6 +109,7 @@ def revoke(ctx: Ctx, grant_id: int) -> AccessGrant:
         raise Conflict(f"grant {grant_id} has already ended")
     row.revoked_at, row.revoked_by = now, ctx.actor
     ctx.session.flush()
+    reference.bump(ctx, reference.CREDENTIALS)
     return row
 
 

@@ -12,6 +12,7 @@ from precinct.domains.identity.models import KINDS, ROLES, ApiToken, User
 from precinct.domains.identity.repository import IdentityRepository
 from precinct.domains.orgs import service as orgs
 from precinct.domains.units import service as units
+from precinct.platform import reference
 from precinct.platform.config import Settings
 from precinct.platform.context import Ctx
 from precinct.platform.errors import Conflict, InvalidInput, NotFound
@@ -79,6 +80,7 @@ def disable_user(ctx: Ctx, login: str) -> User:
     user.active = False
     user.updated_at = ctx.now()
     IdentityRepository(ctx.session).end_sessions_of(user.id)
+    reference.bump(ctx, reference.CREDENTIALS)
     ctx.session.flush()
     return user
 
@@ -103,6 +105,7 @@ def set_password(ctx: Ctx, login: str, password: str) -> User:
     user.failed_sign_ins, user.failed_since, user.locked_until = 0, None, None
     user.updated_at = ctx.now()
     IdentityRepository(ctx.session).end_sessions_of(user.id)
+    reference.bump(ctx, reference.CREDENTIALS)
     ctx.session.flush()
     return user
 
@@ -198,6 +201,7 @@ def revoke_token(ctx: Ctx, token_id: int) -> ApiToken:
         raise NotFound(f"no token with id {token_id}; precinct users list shows them")
     if token.revoked_at is None:
         token.revoked_at = ctx.now()
+        reference.bump(ctx, reference.CREDENTIALS)
         ctx.session.flush()
     return token
 

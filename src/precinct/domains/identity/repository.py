@@ -37,13 +37,14 @@ class IdentityRepository:
 
     def session_principal(self, token_hash: str, now: datetime) -> Any:
         """The session with this token hash and its active user, or ``None``; a session traded for a bearer token
-        only while that token is neither revoked nor expired."""
+        only while that token is neither revoked nor expired (and with the token's end)."""
         query = (
             select(
                 UserSession.id.label("session_id"),
                 UserSession.csrf_token,
                 UserSession.expires_at,
                 UserSession.last_seen_at,
+                ApiToken.expires_at.label("token_expires_at"),
                 *_WHO,
             )
             .join(User, User.id == UserSession.user_id)

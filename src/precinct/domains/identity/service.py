@@ -5,6 +5,7 @@ users and tokens is ``accounts``."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -17,10 +18,11 @@ from precinct.domains.identity.models import SignInThrottle, User, UserSession
 from precinct.domains.identity.repository import IdentityRepository
 from precinct.domains.identity.schemas import Me, SignIn
 from precinct.domains.orgs import service as orgs
+from precinct.platform import reference
 from precinct.platform.config import Settings
 from precinct.platform.context import Ctx, Principal
 from precinct.platform.errors import Forbidden, InvalidInput, TooManyRequests, Unauthorized
-from precinct.platform.http import app_state, client_address
+from precinct.platform.http import AppState, app_state, client_address
 
 log = logging.getLogger("precinct")
 
@@ -41,58 +43,108 @@ SIGN_IN_REFUSED = Unauthorized(
 # --- who is asking -------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Known:
+    """A principal this process has authenticated, kept until its revision of the credentials changes."""
+
+    principal: Principal
+    tree: object  # the org tree its scope was worked out on: a new tree, a new scope
+    ends_at: datetime | None  # the token's or the session's absolute end, or a grant's in its scope
+    last_seen_at: datetime | None  # a session's: its idle timeout counts from here
+
+
+# Principals by the hash of the secret that proved them, per database and revision of the credentials (decision
+# 0012): a request of a known principal reads nothing. Whatever ends or narrows a principal raises the revision
+# (``reference.CREDENTIALS``), so this process forgets at once and the others within ``reference_check_s``.
+_KNOWN: reference.ReferenceCache[dict[str, _Known]] = reference.ReferenceCache(reference.CREDENTIALS)
+_KNOWN_LIMIT = 10_000
+
+
 def authenticate(request: HTTPConnection) -> Principal | None:
-    """The principal of ``request`` from its bearer token (``Authorization: Bearer …``) or else its session cookie;
-    ``None`` when it has neither or they are not valid (unknown, expired, revoked, or the user is disabled). Opens
-    its own short transaction, so it can run as a dependency before the route's."""
+    """The principal of ``request`` from its bearer token (``Authorization: Bearer …``) or else its session cookie,
+    with its scope; ``None`` when it has neither or they are not valid (unknown, expired, revoked, or the user is
+    disabled). A principal this process knows already costs no query; otherwise one, in a short transaction of its
+    own, so that it can run as a dependency before the route's."""
     state = app_state(request)
     now = state.clock()
     scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer":
-        prefix = credentials.bearer_prefix(bearer.strip())
+        secret = bearer.strip()
+        prefix = credentials.bearer_prefix(secret)
         if prefix is None:
             return None
-        with state.db.transaction(write=False) as session:
-            row = IdentityRepository(session).token_principal(prefix)
-            if row is None or row.revoked_at is not None or (row.expires_at is not None and now >= row.expires_at):
-                return None
-            if not credentials.same_secret(credentials.token_hash(bearer.strip()), row.token_hash):
-                return None
-            principal = Principal(
-                row.kind, row.id, row.login, row.role, row.org_id, row.unit_id, via="token", token_id=row.token_id
-            )
-            return _scoped(Ctx(session, state.settings, principal.login, state.clock), principal)
+        token_hash = credentials.token_hash(secret)
+        return _known_or(state, now, token_hash, lambda ctx: _by_token(ctx, prefix, token_hash, now))
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie or len(cookie) > 128:
         return None
-    idle = timedelta(seconds=state.settings.session_idle_s)
-    with state.db.transaction(write=False) as session:
-        row = IdentityRepository(session).session_principal(credentials.token_hash(cookie), now)
-        if row is None or now >= row.expires_at or now >= row.last_seen_at + idle:
-            return None
-        principal = _scoped(
-            Ctx(session, state.settings, row.login, state.clock),
-            Principal(
-                row.kind,
-                row.id,
-                row.login,
-                row.role,
-                row.org_id,
-                row.unit_id,
-                "session",
-                row.session_id,
-                row.csrf_token,
-            ),
-        )
-    if now - row.last_seen_at >= timedelta(seconds=TOUCH_S):
+    session_hash = credentials.token_hash(cookie)
+    return _known_or(state, now, session_hash, lambda ctx: _by_session(ctx, session_hash, now))
+
+
+def _known_or(
+    state: AppState, now: datetime, secret_hash: str, look_up: Callable[[Ctx], _Known | None]
+) -> Principal | None:
+    with state.db.transaction(write=False) as session:  # a session only: a known principal opens no connection
+        ctx = Ctx(session, state.settings, "authenticate", state.clock)
+        known = _KNOWN.get(ctx, dict)
+        found = known.get(secret_hash)
+        if found is None or not _still_valid(found, ctx, now):
+            found = look_up(ctx)
+            if found is None:
+                known.pop(secret_hash, None)
+                return None
+            if len(known) >= _KNOWN_LIMIT:
+                known.clear()
+            known[secret_hash] = found
+    if found.last_seen_at is not None and now - found.last_seen_at >= timedelta(seconds=TOUCH_S):
+        assert found.principal.session_id is not None
         with state.db.transaction() as session:
-            IdentityRepository(session).touch_session(row.session_id, now)
-    return principal
+            IdentityRepository(session).touch_session(found.principal.session_id, now)
+        known[secret_hash] = replace(found, last_seen_at=now)
+    return found.principal
 
 
-def _scoped(ctx: Ctx, principal: Principal) -> Principal:
+def _still_valid(found: _Known, ctx: Ctx, now: datetime) -> bool:
+    """Whether what this process knows still holds by the clock; when in doubt (another process may have seen the
+    session since), the caller asks the database again."""
+    if found.ends_at is not None and now >= found.ends_at:
+        return False
+    if found.last_seen_at is not None and now >= found.last_seen_at + timedelta(seconds=ctx.settings.session_idle_s):
+        return False
+    return found.tree is orgs.tree(ctx)
+
+
+def _by_token(ctx: Ctx, prefix: str, token_hash: str, now: datetime) -> _Known | None:
+    row = IdentityRepository(ctx.session).token_principal(prefix)
+    if row is None or row.revoked_at is not None or (row.expires_at is not None and now >= row.expires_at):
+        return None
+    if not credentials.same_secret(token_hash, row.token_hash):
+        return None
+    principal = Principal(
+        row.kind, row.id, row.login, row.role, row.org_id, row.unit_id, via="token", token_id=row.token_id
+    )
+    return _scoped(ctx, principal, row.expires_at, None)
+
+
+def _by_session(ctx: Ctx, session_hash: str, now: datetime) -> _Known | None:
+    row = IdentityRepository(ctx.session).session_principal(session_hash, now)
+    if row is None or now >= row.expires_at or now >= row.last_seen_at + timedelta(seconds=ctx.settings.session_idle_s):
+        return None
+    principal = Principal(
+        row.kind, row.id, row.login, row.role, row.org_id, row.unit_id, "session", row.session_id, row.csrf_token
+    )
+    ends_at = row.expires_at if row.token_expires_at is None else min(row.expires_at, row.token_expires_at)
+    return _scoped(ctx, principal, ends_at, row.last_seen_at)
+
+
+def _scoped(ctx: Ctx, principal: Principal, ends_at: datetime | None, last_seen_at: datetime | None) -> _Known:
     """The principal with what it may see, worked out in the same read (decision 0011)."""
-    return replace(principal, scope=access.scope_of(ctx, principal))
+    tree = orgs.tree(ctx)
+    scope = access.scope_of(ctx, principal)
+    if scope.until is not None:
+        ends_at = scope.until if ends_at is None else min(ends_at, scope.until)
+    return _Known(replace(principal, scope=scope), tree, ends_at, last_seen_at)
 
 
 def check_csrf(request: HTTPConnection, principal: Principal) -> None:
@@ -244,6 +296,7 @@ def sign_out(ctx: Ctx, principal: Principal | None) -> bool:
     ctx.actor = principal.login
     if principal.session_id is None:
         return False
+    reference.bump(ctx, reference.CREDENTIALS)
     return IdentityRepository(ctx.session).end_session(principal.session_id)
 
 
