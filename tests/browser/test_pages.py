@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable
 
 import httpx
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 from tests.api.builders import DOWNTOWN, delete_nats_stream
 from tests.browser.servers import add_unit, free_port, server_process, take_call
 
@@ -26,6 +26,13 @@ def live(page: Page) -> Page:
     expect(page.locator("body[data-ready]")).to_be_attached()
     expect(page.locator("#live")).not_to_have_class(OFFLINE)
     return page
+
+
+def take_to_the_scene(order: Locator) -> None:
+    """Acknowledge, depart and arrive with the terminal's buttons (an English page)."""
+    for action, state in (("acknowledge", "Acknowledged"), ("depart", "En route"), ("arrive", "On scene")):
+        order.locator(f'button[data-action="{action}"]').click()
+        expect(order.locator(".state")).to_have_text(state)
 
 
 def dispatch_with_a_click(command: Page, incident_id: int, unit_id: int) -> None:
@@ -175,9 +182,7 @@ def test_an_officer_takes_an_order_from_acknowledgement_to_feedback_and_clearing
     sent = api.post(f"{site}/api/incidents/{incident['id']}/dispatches", json={"unit_id": unit_id}).json()
     terminal = live(open_page(f"{site}/terminal?lang=en", terminal_of(unit_id), **PHONE))
     order = terminal.locator("article.order")
-    for action, state in (("acknowledge", "Acknowledged"), ("depart", "En route"), ("arrive", "On scene")):
-        order.locator(f'button[data-action="{action}"]').click()
-        expect(order.locator(".state")).to_have_text(state)
+    take_to_the_scene(order)
     feedback = order.locator("form.feedback")
     feedback.locator("select").select_option("mediated")
     feedback.locator('input[name="people_helped"]').fill("2")
@@ -199,6 +204,31 @@ def test_an_officer_takes_an_order_from_acknowledgement_to_feedback_and_clearing
         2,
         "双方和解",
     )
+
+
+def test_a_redraw_while_an_officer_types_the_report_takes_neither_the_keyboard_nor_the_text(
+    site: str,
+    open_page: Callable[..., Page],
+    terminal_of: Callable[[int], dict[str, str]],
+    api: httpx.Client,
+) -> None:
+    unit_id = add_unit(api, site, "CE-P1", *NEAR)
+    incident = take_call(api, site)
+    api.post(f"{site}/api/incidents/{incident['id']}/dispatches", json={"unit_id": unit_id})
+    terminal = live(open_page(f"{site}/terminal?lang=en", terminal_of(unit_id), **PHONE))
+    order = terminal.locator("article.order")
+    take_to_the_scene(order)
+    expect(terminal.locator("#queued")).to_be_hidden()  # the steps are sent: no sending is under way
+    text = order.locator("form.feedback textarea")
+    text.click()
+    terminal.keyboard.type("双方")
+    # The phone is back in coverage: the page sends what waited and redraws, as it does on every live event. This
+    # redraw is over when the call returns, so the next keys certainly come after it (Playwright's fill focuses the
+    # field and types in two steps, and a redraw that fell between them lost the whole text in CI).
+    terminal.evaluate("() => window.dispatchEvent(new Event('online'))")
+    terminal.keyboard.type("和解")
+    expect(text).to_be_focused()
+    expect(text).to_have_value("双方和解")
 
 
 def test_the_pages_ask_who_is_there_before_anything_shows(

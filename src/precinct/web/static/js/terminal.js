@@ -109,10 +109,31 @@ async function onEvent(event) {
 
 // --- drawing -----------------------------------------------------------------------------------------------------
 
+// One card per order, redrawn in place. A field that leaves the page loses the keyboard, even when it is put back
+// in the same task: cards built anew on each redraw carried the kept feedback form over to the new card, and what
+// the officer typed after any event went nowhere (on a phone, the keyboard closed). Nothing that the officer may be
+// typing in is taken out of the page while its order is open.
+const cards = new Map();
+
 function render() {
   const open = [...state.orders.values()].filter((order) => OPEN_ORDER.has(order.status));
-  for (const id of feedbackForms.keys()) if (!open.some((order) => order.id === id)) feedbackForms.delete(id);
-  $("#orders").replaceChildren(...open.map(orderCard));
+  const openIds = new Set(open.map((order) => order.id));
+  for (const [id, card] of cards) {
+    if (openIds.has(id)) continue;
+    card.remove();
+    cards.delete(id);
+    feedbackForms.delete(id);
+  }
+  const list = $("#orders");
+  let following = list.firstElementChild;
+  for (const order of open) {
+    if (!cards.has(order.id)) cards.set(order.id, el("article", { dataset: { order: order.id } }));
+    const card = cards.get(order.id);
+    drawCard(card, order);
+    // Orders keep the place they came in at, so only a new card is inserted; a card already in place never moves.
+    if (card === following) following = card.nextElementSibling;
+    else list.insertBefore(card, following);
+  }
   $("#no-orders").hidden = open.length > 0;
   if (!map) return;
   const first = open[0] && state.details.get(open[0].incident_id);
@@ -136,32 +157,38 @@ function render() {
   map.getSource("units").setData(points(state.unit ? [state.unit] : [], (u) => ({ status: u.status, highlight: true })));
 }
 
-function orderCard(order) {
+// The card's text and step button are drawn again; its feedback form, while the order wants one, stays where it is.
+function drawCard(card, order) {
   const details = state.details.get(order.incident_id);
   const incident = details?.incident;
   const route = details?.route?.properties;
   const next = NEXT[order.status];
-  return el(
-    "article",
-    { className: `card order ${order.status}`, dataset: { order: order.id } },
+  const form = order.status === "on_scene" && !order.feedback_at ? feedbackFormFor(order) : null;
+  card.className = `card order ${order.status}`;
+  for (const node of [...card.childNodes]) if (node !== form) node.remove();
+  const summary = [
     el("h2", {}, incident ? `${typeName(state.types.get(incident.type_code))}` : `#${order.incident_id}`),
     el("p", { className: "state" }, t(`status.${order.status}`)),
-    incident ? el("p", { className: "number" }, incident.number) : "",
-    incident?.address ? el("p", { className: "address" }, incident.address) : "",
-    incident?.narrative ? el("p", { className: "narrative" }, incident.narrative) : "",
-    route ? el("p", { className: "route" }, t("terminal.route", { min: (route.eta_s / 60).toFixed(1), km: (route.distance_m / 1000).toFixed(1) })) : "",
-    order.status === "on_scene" && !order.feedback_at ? feedbackFormFor(order) : "",
-    next
-      ? el(
-          "button",
-          { type: "button", className: `wide step ${next[0]}`, dataset: { action: next[0] }, onclick: () => step(order, next[0]) },
-          t(`terminal.${next[0]}`),
-        )
-      : "",
-  );
+    incident ? el("p", { className: "number" }, incident.number) : null,
+    incident?.address ? el("p", { className: "address" }, incident.address) : null,
+    incident?.narrative ? el("p", { className: "narrative" }, incident.narrative) : null,
+    route ? el("p", { className: "route" }, t("terminal.route", { min: (route.eta_s / 60).toFixed(1), km: (route.distance_m / 1000).toFixed(1) })) : null,
+  ];
+  card.prepend(...summary.filter(Boolean));
+  if (form && form.parentNode !== card) card.append(form);
+  if (next) {
+    card.append(
+      el(
+        "button",
+        { type: "button", className: `wide step ${next[0]}`, dataset: { action: next[0] }, onclick: () => step(order, next[0]) },
+        t(`terminal.${next[0]}`),
+      ),
+    );
+  }
 }
 
-// One form per order, kept across redraws: an event arriving while the officer types must not wipe the report.
+// One form per order, kept across redraws (and kept in the page by drawCard): an event arriving while the officer
+// types must neither wipe the report nor take the keyboard from it.
 const feedbackForms = new Map();
 function feedbackFormFor(order) {
   if (!feedbackForms.has(order.id)) feedbackForms.set(order.id, feedbackForm(order));
