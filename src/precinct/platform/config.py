@@ -1,24 +1,66 @@
-"""Settings, read once from the environment (``PRECINCT_*``) or a ``.env`` file, then passed down explicitly."""
+"""Settings, read once from the environment (``PRECINCT_*``) or a ``.env`` file, then passed down explicitly. A
+secret may come from a file instead (``PRECINCT_DATABASE_URL_FILE=/run/secrets/db``), as container platforms mount
+them, so that it appears in no process's environment."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from precinct.core.privacy import PERSONAL_FIELDS
 from precinct.platform.db import DEFAULT_WRITERS
 
 ClockStart = Literal["call", "taken", "ordered"]
 RetentionDays = Annotated[int, Field(ge=1, le=36_500)]
+ENV_PREFIX = "PRECINCT_"
+# The settings that may hold a secret (a password in a database or NATS URL, the demo users' password): each may be
+# given as the path of a file that holds it, in PRECINCT_<NAME>_FILE.
+SECRETS = ("database_url", "nats_url", "demo_password")
+
+
+class _SecretFiles(PydanticBaseSettingsSource):
+    """``PRECINCT_<NAME>_FILE``: the secret setting read from that file (one trailing newline dropped)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything is read at once, in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name in SECRETS:
+            variable = f"{ENV_PREFIX}{name.upper()}"
+            path = os.environ.get(f"{variable}_FILE")
+            if not path:
+                continue
+            if os.environ.get(variable):
+                raise ValueError(f"set {variable} or {variable}_FILE, not both")
+            try:
+                text = Path(path).read_text(encoding="utf-8")
+            except OSError as error:
+                raise ValueError(f"{variable}_FILE: cannot read {path}: {error.strerror}") from None
+            values[name] = text.removesuffix("\n").removesuffix("\r")
+        return values
 
 
 class Settings(BaseSettings):
     """Everything a deployment may tune. Local practices (DOMAIN.md, marks L and U) live here, not in code."""
 
-    model_config = SettingsConfigDict(env_prefix="PRECINCT_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _SecretFiles(settings_cls), dotenv_settings, file_secret_settings
 
     database_url: str = Field(
         default="sqlite:///var/precinct.sqlite3",
