@@ -17,6 +17,7 @@ from tests.api.builders import AT_SEA, DOWNTOWN, create_incident, create_unit, d
 from tests.api.test_identity import CtxFactory, add_user, plain_http, sign_in
 from tests.conftest import Clock, bearer_token
 
+from precinct.domains.identity import accounts
 from precinct.domains.incidents.repository import IncidentRepository
 from precinct.platform.audit import AuditEntry
 from precinct.platform.config import Settings
@@ -198,6 +199,24 @@ def test_a_unit_sent_to_help_opens_the_incident_to_its_own_station_for_a_while(
     clock.advance(settings.assist_grant_hours * 3600)
     assert anyone.get(f"/api/incidents/{incident['id']}", headers=north).status_code == 404
     assert step(client, order["id"], "depart").status_code == 200  # the command centre still sees it all
+
+
+def test_a_terminal_that_clears_its_order_leaves_the_incident_to_the_units_still_there(
+    client: TestClient, anyone: TestClient, ctx_factory: CtxFactory
+) -> None:
+    """A terminal sees only its own unit's orders, yet the incident's state follows from all of them."""
+    incident = create_incident(client)
+    first, second = create_unit(client, "CE-P1"), create_unit(client, "CE-P2")
+    mine, theirs = dispatch(client, incident["id"], first["id"]), dispatch(client, incident["id"], second["id"])
+    for order in (mine, theirs):
+        for action in ("acknowledge", "depart", "arrive"):
+            assert step(client, order["id"], action).status_code == 200
+    with ctx_factory() as ctx:
+        terminal = {"Authorization": f"Bearer {accounts.add_token(ctx, unit_call_sign='CE-P1')[1]}"}
+    assert [o["id"] for o in anyone.get("/api/dispatches", headers=terminal).json()] == [mine["id"]]
+    cleared = anyone.post(f"/api/dispatches/{mine['id']}/clear", json={}, headers=terminal)
+    assert cleared.status_code == 200, cleared.text
+    assert client.get(f"/api/incidents/{incident['id']}").json()["status"] == "on_scene"  # CE-P2 is still there
 
 
 def test_the_live_feed_carries_only_what_its_listener_may_see(

@@ -66,7 +66,11 @@ def grant(
     if to_org_id is not None:
         orgs.get_org(ctx, to_org_id)
     row = AccessGrant(
-        grantee_user_id=to_user_id, grantee_org_id=to_org_id, org_id=org_id, incident_id=incident_id, reason=reason
+        grantee_user_id=to_user_id,
+        grantee_org_id=to_org_id,
+        org_id=org_id,
+        incident_id=incident_id,
+        reason=reason.strip(),
     )
     return _add(ctx, row, hours)
 

@@ -126,9 +126,16 @@ class IncidentRepository:
         """``query`` (which selects from ``Incident``) kept to the scope."""
         return query if self._in_scope is None else query.where(self._in_scope)
 
-    def _orders(self) -> Select[Dispatch]:
+    def _of_incidents_in_scope(self, query: _S, column: Any, *, joined: bool = False) -> _S:
+        """``query`` (on a table whose ``column`` names an incident) kept to the incidents in scope, joining
+        ``Incident`` only when the scope (or ``joined``, for a caller's own condition on it) needs it."""
+        if self._in_scope is None and not joined:
+            return query
+        return self._visible(query.join(Incident, Incident.id == column))
+
+    def _orders(self, *, joined: bool = False) -> Select[Dispatch]:
         """Orders kept to the scope: those of the incidents in it (a terminal's, its own unit's only)."""
-        query = self._visible(select(Dispatch).join(Incident, Incident.id == Dispatch.incident_id))
+        query = self._of_incidents_in_scope(select(Dispatch), Dispatch.incident_id, joined=joined)
         return query if self.scope.unit_id is None else query.where(Dispatch.unit_id == self.scope.unit_id)
 
     def _whole_city(self, what: str) -> None:
@@ -299,11 +306,10 @@ class IncidentRepository:
         return self.session.scalar(query.with_for_update(of=Dispatch) if for_update else query)
 
     def dispatches_of(self, incident_id: int) -> Sequence[Dispatch]:
-        """Every order of an incident in scope (a terminal sees the others sent with it too)."""
-        query = select(Dispatch).join(Incident, Incident.id == Dispatch.incident_id)
-        return self.session.scalars(
-            self._visible(query.where(Dispatch.incident_id == incident_id)).order_by(Dispatch.id)
-        ).all()
+        """Every order of an incident in scope (a terminal sees the others sent with it too: its incident's state
+        follows from them all)."""
+        query = self._of_incidents_in_scope(select(Dispatch), Dispatch.incident_id)
+        return self.session.scalars(query.where(Dispatch.incident_id == incident_id).order_by(Dispatch.id)).all()
 
     def unacknowledged_since(self, ordered_before: datetime, limit: int) -> Sequence[Dispatch]:
         """Orders still only ``ordered`` since before a time and not flagged yet, locked for flagging (on
@@ -321,7 +327,7 @@ class IncidentRepository:
     def dispatches_in_status(
         self, statuses: Sequence[str], org_ids: Sequence[int] | None, unit_id: int | None = None
     ) -> Sequence[Dispatch]:
-        query = self._orders().where(Dispatch.status.in_(statuses))
+        query = self._orders(joined=org_ids is not None).where(Dispatch.status.in_(statuses))
         if org_ids is not None:
             query = query.where(Incident.org_id.in_(org_ids))
         if unit_id is not None:
@@ -364,9 +370,9 @@ class IncidentRepository:
         )
 
     def events_of(self, incident_id: int) -> Sequence[IncidentEvent]:
-        query = select(IncidentEvent).join(Incident, Incident.id == IncidentEvent.incident_id)
+        query = self._of_incidents_in_scope(select(IncidentEvent), IncidentEvent.incident_id)
         return self.session.scalars(
-            self._visible(query.where(IncidentEvent.incident_id == incident_id)).order_by(IncidentEvent.id)
+            query.where(IncidentEvent.incident_id == incident_id).order_by(IncidentEvent.id)
         ).all()
 
     def times_in_period(
