@@ -15,6 +15,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from starlette.requests import Request
 from starlette.websockets import WebSocketDisconnect
 from tests.api.builders import serving
 from tests.conftest import Clock
@@ -27,6 +28,7 @@ from precinct.platform.audit import AuditEntry
 from precinct.platform.config import Settings
 from precinct.platform.context import Ctx
 from precinct.platform.db import Database
+from precinct.platform.http import NeedsIO
 from precinct.web.app import create_app
 
 PASSWORD = "correct horse battery"
@@ -240,6 +242,29 @@ def test_a_token_revoked_by_another_process_stops_working_within_the_check_inter
                 conn.execute(sa.text("INSERT INTO reference_revisions (name, revision) VALUES ('credentials', 1)"))
         time.sleep(0.35)
         assert web.get("/api/auth/me", headers=bearer).status_code == 401
+
+
+def test_a_known_principal_is_answered_from_memory_and_a_revoked_one_is_not(
+    web: TestClient, ctx_factory: CtxFactory
+) -> None:
+    """Decision 0012: the event loop may authenticate a principal this process already proved (``io=False``, no
+    database); anything else must go to a worker thread (``NeedsIO``), a revoked token included."""
+    with ctx_factory() as ctx:
+        create_unit_for_tokens(ctx)
+        row, token = accounts.add_token(ctx, unit_call_sign="CE-T1")
+    request = Request(
+        {"type": "http", "method": "GET", "headers": [(b"authorization", f"Bearer {token}".encode())], "app": web.app}
+    )
+    with pytest.raises(NeedsIO):
+        identity.authenticate(request, io=False)  # not proved yet
+    proved = identity.authenticate(request)
+    assert proved is not None
+    assert identity.authenticate(request, io=False) == proved
+    with ctx_factory() as ctx:
+        accounts.revoke_token(ctx, row.id)
+    with pytest.raises(NeedsIO):
+        identity.authenticate(request, io=False)
+    assert identity.authenticate(request) is None
 
 
 def test_wrong_passwords_lock_the_account_until_the_lock_expires(

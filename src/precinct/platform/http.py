@@ -9,10 +9,11 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, TypeVar, get_type_hints
+from typing import Annotated, Any, Protocol, TypeVar, get_type_hints
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,10 +28,19 @@ _READ_ONLY = "__precinct_read_only__"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-Authorize = Callable[[HTTPConnection], Principal | None]
+class NeedsIO(Exception):
+    """An authorizer asked to answer from memory cannot: it must read the database (in a worker thread)."""
 
 
-def _nobody_may(request: HTTPConnection) -> Principal | None:
+class Authorize(Protocol):
+    """Who is asking and whether they may ask this route: the principal (None only where anyone may ask), or
+    ``Unauthorized``/``Forbidden``. With ``io=False`` it answers only from what the process holds — no database,
+    so the event loop may call it — and raises ``NeedsIO`` when it cannot."""
+
+    def __call__(self, request: HTTPConnection, io: bool = True) -> Principal | None: ...
+
+
+def _nobody_may(request: HTTPConnection, io: bool = True) -> Principal | None:
     raise RuntimeError("the application was built without an authorizer")
 
 
@@ -58,8 +68,13 @@ class RequestCtx(Ctx):
     origin: audit.Origin | None = None  # what the audit entry of a write records about the request
 
 
-def _authorize(request: Request) -> Principal | None:
-    return app_state(request).authorize(request)
+async def _authorize(request: Request) -> Principal | None:
+    """On the event loop when the principal is known to this process (most requests); else in a worker thread."""
+    authorize = app_state(request).authorize
+    try:
+        return authorize(request, io=False)
+    except NeedsIO:
+        return await run_in_threadpool(authorize, request)
 
 
 async def _context(request: Request, principal: Annotated[Principal | None, Depends(_authorize)]) -> Ctx:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from sqlalchemy import CheckConstraint, Integer, String, bindparam, event, select
+from sqlalchemy import CheckConstraint, Engine, Integer, String, bindparam, event, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -98,6 +98,15 @@ class ReferenceCache(Generic[T]):
         self._built: OrderedDict[tuple[str, int], T] = OrderedDict()
         self._lock = threading.Lock()  # held while building, so one thread builds while the others wait for it
 
+    def peek(self, database: str, check_s: float) -> T | None:
+        """What is built for the revision this process last read, if that reading is recent enough to trust
+        without asking the database (``check_s``); ``None`` otherwise. Never reads the database: an event loop may
+        call it."""
+        reading = _READINGS.get(database)
+        if reading is None or time.monotonic() - reading.at >= check_s:
+            return None
+        return self._built.get((database, reading.revisions.get(self.name, 0)))
+
     def get(self, ctx: Ctx, build: Callable[[], T]) -> T:
         if self.name in ctx.session.info.get(_CHANGED, ()):
             return build()
@@ -114,5 +123,10 @@ class ReferenceCache(Generic[T]):
             return built
 
 
+def database_key(engine: Engine) -> str:
+    """Which database a cache entry belongs to: the engine's URL, without its password."""
+    return engine.url.render_as_string(hide_password=True)
+
+
 def _database_key(session: Session) -> str:
-    return session.get_bind().engine.url.render_as_string(hide_password=True)
+    return database_key(session.get_bind().engine)

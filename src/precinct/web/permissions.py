@@ -100,11 +100,11 @@ def authorizer(authenticate: Authorize) -> Authorize:
     """The check every route runs first: who is asking (``authenticate``), whether the table lets them call this
     route, and, for a change made with the session cookie, the CSRF token (for the live feed, its origin)."""
 
-    def authorize(request: HTTPConnection) -> Principal | None:
+    def authorize(request: HTTPConnection, io: bool = True) -> Principal | None:
         method = request.scope.get("method", "WS")
         path = getattr(request.scope.get("route"), "path", "")
         rule = PERMISSIONS.get((method, path), frozenset())
-        principal = authenticate(request)
+        principal = authenticate(request, io)
         if not may(principal, rule):
             if principal is None:
                 raise Unauthorized(

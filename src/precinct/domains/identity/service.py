@@ -22,7 +22,7 @@ from precinct.platform import reference
 from precinct.platform.config import Settings
 from precinct.platform.context import Ctx, Principal
 from precinct.platform.errors import Forbidden, InvalidInput, TooManyRequests, Unauthorized
-from precinct.platform.http import AppState, app_state, client_address
+from precinct.platform.http import AppState, NeedsIO, app_state, client_address
 
 log = logging.getLogger("precinct")
 
@@ -60,11 +60,12 @@ _KNOWN: reference.ReferenceCache[dict[str, _Known]] = reference.ReferenceCache(r
 _KNOWN_LIMIT = 10_000
 
 
-def authenticate(request: HTTPConnection) -> Principal | None:
+def authenticate(request: HTTPConnection, io: bool = True) -> Principal | None:
     """The principal of ``request`` from its bearer token (``Authorization: Bearer …``) or else its session cookie,
     with its scope; ``None`` when it has neither or they are not valid (unknown, expired, revoked, or the user is
     disabled). A principal this process knows already costs no query; otherwise one, in a short transaction of its
-    own, so that it can run as a dependency before the route's."""
+    own, so that it can run as a dependency before the route's. With ``io=False``, only a principal known (and
+    still valid by the clock) is answered; anything else raises ``NeedsIO``."""
     state = app_state(request)
     now = state.clock()
     scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
@@ -74,12 +75,33 @@ def authenticate(request: HTTPConnection) -> Principal | None:
         if prefix is None:
             return None
         token_hash = credentials.token_hash(secret)
+        if not io:
+            return _known_now(state, now, token_hash)
         return _known_or(state, now, token_hash, lambda ctx: _by_token(ctx, prefix, token_hash, now))
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie or len(cookie) > 128:
         return None
     session_hash = credentials.token_hash(cookie)
+    if not io:
+        return _known_now(state, now, session_hash)
     return _known_or(state, now, session_hash, lambda ctx: _by_session(ctx, session_hash, now))
+
+
+def _known_now(state: AppState, now: datetime, secret_hash: str) -> Principal:
+    """The principal this process holds for a secret, without reading anything: the revisions it last read are
+    recent enough to trust, the principal is still valid by the clock and its session needs no touch."""
+    settings = state.settings
+    database = reference.database_key(state.db.engine)
+    known = _KNOWN.peek(database, settings.reference_check_s)
+    found = known.get(secret_hash) if known is not None else None
+    if (
+        found is None
+        or (found.ends_at is not None and now >= found.ends_at)
+        or (found.last_seen_at is not None and now - found.last_seen_at >= timedelta(seconds=TOUCH_S))
+        or found.tree is not orgs.known_tree(database, settings.reference_check_s)
+    ):
+        raise NeedsIO
+    return found.principal
 
 
 def _known_or(

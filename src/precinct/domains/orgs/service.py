@@ -149,6 +149,11 @@ def tree(ctx: Ctx) -> OrgTree:
     return _TREES.get(ctx, build)
 
 
+def known_tree(database: str, check_s: float) -> OrgTree | None:
+    """The tree this process holds, if it may trust it without reading the database (see ``ReferenceCache.peek``)."""
+    return _TREES.peek(database, check_s)
+
+
 def subtree_ids(ctx: Ctx, org_id: int) -> list[int]:
     get_org(ctx, org_id)
     return tree(ctx).subtree(org_id)
