@@ -18,6 +18,9 @@ const NEXT = {
 };
 const OUTCOMES = ["resolved", "mediated", "case_opened", "referred", "false_alarm", "no_trace"];
 const OPEN_ORDER = new Set(Object.keys(NEXT));
+// How far an order has come: it only moves forward, and returned or cancelled ends it as clearing does.
+const PROGRESS = { ordered: 0, acknowledged: 1, en_route: 2, on_scene: 3, cleared: 4, returned: 4, cancelled: 4 };
+const ORDER_TOPICS = new Set(["dispatch.ordered", "dispatch.updated", "dispatch.overdue"]);
 
 const $ = (selector) => document.querySelector(selector);
 const alerts = $("#alerts");
@@ -72,7 +75,7 @@ async function load() {
   for (const type of types) state.types.set(type.code, type);
   $("#call-sign").textContent = unit.call_sign;
   document.title = `${unit.call_sign} · precinct`;
-  for (const order of orders) state.orders.set(order.id, order);
+  for (const order of orders) learn(order);
   await Promise.all(orders.map((order) => loadDetails(order)));
   applyQueued();
   render();
@@ -88,16 +91,29 @@ async function loadDetails(order) {
   state.details.set(order.incident_id, { incident, route });
 }
 
+// What the server says of an order, unless the page already knows it further on. An event can come late (a
+// reconnection replays the last half minute, and the page never heard what came before it opened), and a reply can
+// be overtaken by the event of a later step: taken as they come, they set an order back, hid the feedback form of
+// an officer on scene and offered the arrival again. Returns whether the page took it.
+function learn(order) {
+  const known = state.orders.get(order.id);
+  if (known && PROGRESS[order.status] < PROGRESS[known.status]) return false;
+  // Events do not carry the feedback, and once filed it stays filed.
+  state.orders.set(order.id, { ...known, ...order, feedback_at: order.feedback_at ?? known?.feedback_at ?? null });
+  return true;
+}
+
 async function onEvent(event) {
   const payload = event.payload;
-  if (event.topic === "dispatch.ordered") {
-    state.orders.set(payload.id, { ...payload, feedback_at: null });
-    await loadDetails(payload).catch((error) => console.warn(error));
-    toast(alerts, t("terminal.new_order"), { kind: "alarm" });
-    navigator.vibrate?.(300);
-  } else if (event.topic === "dispatch.updated" || event.topic === "dispatch.overdue") {
-    const known = state.orders.get(payload.id);
-    if (known) state.orders.set(payload.id, { ...known, status: payload.status });
+  if (ORDER_TOPICS.has(event.topic)) {
+    const isNew = !state.orders.has(payload.id);
+    // Also an order the page did not know: an end it hears of keeps a late "ordered" from bringing the order back.
+    if (!learn(payload)) return;
+    if (OPEN_ORDER.has(payload.status)) await loadDetails(payload).catch((error) => console.warn(error));
+    if (isNew && event.topic === "dispatch.ordered") {
+      toast(alerts, t("terminal.new_order"), { kind: "alarm" });
+      navigator.vibrate?.(300);
+    }
     applyQueued();
   } else if (event.topic === "unit.moved" || event.topic === "unit.updated") {
     state.unit = { ...state.unit, ...payload };
@@ -266,9 +282,7 @@ async function flush() {
     while (queue.length) {
       const [action] = queue;
       try {
-        const order = await api(action.path, { method: "POST", body: action.body, headers: { "Idempotency-Key": action.key } });
-        const known = state.orders.get(order.id);
-        if (known) state.orders.set(order.id, { ...known, ...order });
+        learn(await api(action.path, { method: "POST", body: action.body, headers: { "Idempotency-Key": action.key } }));
       } catch (error) {
         if (!(error instanceof ApiError) || error.status >= 500) return; // no connection: keep it for later
         toast(alerts, t("terminal.refused", { message: error.message }), { kind: "alarm" });
