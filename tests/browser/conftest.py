@@ -49,12 +49,18 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 def open_page(browser: Browser) -> Iterator[Callable[..., Page]]:
     """Open a page in a context of its own (a second officer, a second screen), signed in first as ``signed_in``
-    says ({"login", "password"} of a staff member or {"token"} of a unit's terminal); errors in its scripts fail
-    the test."""
+    says ({"login", "password"} of a staff member or {"token"} of a unit's terminal), with ``prepare`` called on it
+    before it loads (to route its live feed through a ``FeedLine``); errors in its scripts fail the test."""
     contexts = []
     errors: list[str] = []
 
-    def open_(url: str, signed_in: dict[str, str] | None = None, **options: Any) -> Page:
+    def open_(
+        url: str,
+        signed_in: dict[str, str] | None = None,
+        *,
+        prepare: Callable[[Page], None] | None = None,
+        **options: Any,
+    ) -> Page:
         context = browser.new_context(**options)
         contexts.append(context)
         if signed_in is not None:  # the context's request API shares the pages' cookies
@@ -77,6 +83,8 @@ def open_page(browser: Browser) -> Iterator[Callable[..., Page]]:
             ),
         )
         page.set_default_timeout(10_000)
+        if prepare is not None:
+            prepare(page)
         page.goto(url)
         return page
 

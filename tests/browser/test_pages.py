@@ -11,6 +11,7 @@ from collections.abc import Callable
 import httpx
 from playwright.sync_api import Locator, Page, expect
 from tests.api.builders import DOWNTOWN, delete_nats_stream
+from tests.browser.feed_line import FeedLine, Heard
 from tests.browser.servers import add_unit, free_port, server_process, take_call
 
 from precinct.platform.config import Settings
@@ -229,6 +230,116 @@ def test_a_redraw_while_an_officer_types_the_report_takes_neither_the_keyboard_n
     terminal.keyboard.type("和解")
     expect(text).to_be_focused()
     expect(text).to_have_value("双方和解")
+
+
+def test_old_events_heard_again_after_a_reconnection_do_not_move_an_order_back(
+    site: str,
+    open_page: Callable[..., Page],
+    terminal_of: Callable[[int], dict[str, str]],
+    api: httpx.Client,
+) -> None:
+    unit_id = add_unit(api, site, "CE-P1", *NEAR)
+    incident = take_call(api, site)
+    sent = api.post(f"{site}/api/incidents/{incident['id']}/dispatches", json={"unit_id": unit_id}).json()
+    for action in ("acknowledge", "depart"):  # given by radio, before the terminal is opened
+        assert api.post(f"{site}/api/dispatches/{sent['id']}/{action}", json={}).status_code == 200
+    line = FeedLine()
+    terminal = live(open_page(f"{site}/terminal?lang=en", terminal_of(unit_id), prepare=line.attach, **PHONE))
+    order = terminal.locator(f'article.order[data-order="{sent["id"]}"]')
+    expect(order.locator(".state")).to_have_text("En route")
+    order.locator('button[data-action="arrive"]').click()
+    expect(order.locator("form.feedback")).to_be_visible()
+
+    def about_this_order(status: str, connection: int) -> Callable[[Heard], bool]:
+        return lambda heard: (
+            heard.connection == connection
+            and heard.event["payload"].get("id") == sent["id"]
+            and heard.event["payload"].get("status") == status
+        )
+
+    # The page has heard its own arrival, so that event will not be handed to it again; the older ones came before
+    # it opened, so a reconnection (?after=) replays them, as it replays whatever the last half minute wrote.
+    line.wait_for_event("the arrival reaching the page", about_this_order("on_scene", 0))
+    line.cut()
+    line.wait_for_event("the order sent again", about_this_order("ordered", 1))
+    line.wait_for_event("the departure heard again", about_this_order("en_route", 1))
+
+    expect(order.locator(".state")).to_have_text("On scene")
+    expect(order.locator("form.feedback")).to_be_visible()
+    expect(order.locator('button[data-action="arrive"]')).to_have_count(0)
+    expect(order.locator('button[data-action="clear"]')).to_be_visible()
+
+
+def test_a_report_the_server_refuses_comes_back_with_what_the_officer_wrote_and_why(
+    site: str,
+    open_page: Callable[..., Page],
+    terminal_of: Callable[[int], dict[str, str]],
+    api: httpx.Client,
+) -> None:
+    unit_id = add_unit(api, site, "CE-P1", *NEAR)
+    incident = take_call(api, site)
+    sent = api.post(f"{site}/api/incidents/{incident['id']}/dispatches", json={"unit_id": unit_id}).json()
+    for action in ("acknowledge", "depart", "arrive"):
+        assert api.post(f"{site}/api/dispatches/{sent['id']}/{action}", json={}).status_code == 200
+    terminal = live(open_page(f"{site}/terminal", terminal_of(unit_id), **PHONE))  # in Chinese, as by default
+    order = terminal.locator("article.order")
+    form = order.locator("form.feedback")
+    form.locator("select").select_option("mediated")
+    form.locator('input[name="people_helped"]').fill("2")
+    form.locator("textarea").fill("双方和解，已登记")
+    # Meanwhile the order's report is filed from the station: there is one report per order, so this one is refused.
+    filed = api.post(
+        f"{site}/api/dispatches/{sent['id']}/feedback", json={"outcome_code": "resolved", "text": "已处理"}
+    )
+    assert filed.status_code == 200, filed.text
+    form.locator("button[type=submit]").click()
+
+    expect(order.get_by_role("alert")).to_have_text(
+        re.compile(rf"^反馈未被接受：feedback for order {sent['id']} was already filed at ")
+    )
+    expect(form).to_be_visible()
+    expect(form.locator("textarea")).to_have_value("双方和解，已登记")
+    expect(form.locator("select")).to_have_value("mediated")
+    expect(form.locator('input[name="people_helped"]')).to_have_value("2")
+    # Dropped, not kept to be refused again on every try.
+    expect(terminal.locator("#queued")).to_be_hidden()
+    assert terminal.evaluate(f"() => localStorage.getItem('precinct.terminal.queue.{unit_id}')") == "[]"
+    kept = api.get(f"{site}/api/dispatches/{sent['id']}").json()
+    assert (kept["outcome_code"], kept["feedback_text"]) == ("resolved", "已处理")
+
+
+def test_a_step_the_server_refuses_shows_why_and_the_order_as_it_really_is(
+    site: str,
+    open_page: Callable[..., Page],
+    terminal_of: Callable[[int], dict[str, str]],
+    api: httpx.Client,
+) -> None:
+    unit_id = add_unit(api, site, "CE-P1", *NEAR)
+    incident = take_call(api, site)
+    sent = api.post(f"{site}/api/incidents/{incident['id']}/dispatches", json={"unit_id": unit_id}).json()
+    line = FeedLine()
+    terminal = live(open_page(f"{site}/terminal?lang=en", terminal_of(unit_id), prepare=line.attach, **PHONE))
+    order = terminal.locator("article.order")
+    expect(order.locator(".state")).to_have_text("Not acknowledged")
+    line.cut(stay_down=True)  # the live feed is lost; requests still get through
+    expect(terminal.locator("#live")).to_have_class(OFFLINE)
+    for action in ("acknowledge", "depart"):  # given by radio: the terminal does not hear of them
+        assert api.post(f"{site}/api/dispatches/{sent['id']}/{action}", json={}).status_code == 200
+    order.locator('button[data-action="acknowledge"]').click()
+
+    expect(order.get_by_role("alert")).to_have_text(
+        "Action refused: cannot acknowledge a dispatch order that is en_route; allowed now: arrive, cancel"
+    )
+    expect(order.locator(".state")).to_have_text("En route")  # fetched again, not what the page had guessed
+    expect(order.locator('button[data-action="arrive"]')).to_be_visible()
+    expect(terminal.locator("#queued")).to_be_hidden()
+    assert terminal.evaluate(f"() => localStorage.getItem('precinct.terminal.queue.{unit_id}')") == "[]"
+    # Taking the next step, the officer has read the reason: it goes.
+    order.locator('button[data-action="arrive"]').click()
+    expect(order.locator("form.feedback")).to_be_visible()
+    expect(order.get_by_role("alert")).to_have_count(0)
+    expect(terminal.locator("#queued")).to_be_hidden()  # shown at once, and sent
+    assert api.get(f"{site}/api/dispatches/{sent['id']}").json()["status"] == "on_scene"
 
 
 def test_the_pages_ask_who_is_there_before_anything_shows(

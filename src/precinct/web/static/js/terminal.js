@@ -18,6 +18,9 @@ const NEXT = {
 };
 const OUTCOMES = ["resolved", "mediated", "case_opened", "referred", "false_alarm", "no_trace"];
 const OPEN_ORDER = new Set(Object.keys(NEXT));
+// How far an order has come: it only moves forward, and returned or cancelled ends it as clearing does.
+const PROGRESS = { ordered: 0, acknowledged: 1, en_route: 2, on_scene: 3, cleared: 4, returned: 4, cancelled: 4 };
+const ORDER_TOPICS = new Set(["dispatch.ordered", "dispatch.updated", "dispatch.overdue"]);
 
 const $ = (selector) => document.querySelector(selector);
 const alerts = $("#alerts");
@@ -72,9 +75,8 @@ async function load() {
   for (const type of types) state.types.set(type.code, type);
   $("#call-sign").textContent = unit.call_sign;
   document.title = `${unit.call_sign} · precinct`;
-  for (const order of orders) state.orders.set(order.id, order);
+  for (const order of orders) learn(order);
   await Promise.all(orders.map((order) => loadDetails(order)));
-  applyQueued();
   render();
   document.body.dataset.ready = "true";
 }
@@ -88,17 +90,30 @@ async function loadDetails(order) {
   state.details.set(order.incident_id, { incident, route });
 }
 
+// What the server says of an order, unless the page already knows it further on (state.orders holds only what the
+// server said; what the queue will do is laid over it when drawn). An event can come late (a reconnection replays
+// the last half minute, and the page never heard what came before it opened), and a reply can be overtaken by the
+// event of a later step: taken as they came, they set an order back, hid the feedback form of an officer on scene
+// and offered the arrival again. Returns whether the page took it.
+function learn(order) {
+  const known = state.orders.get(order.id);
+  if (known && PROGRESS[order.status] < PROGRESS[known.status]) return false;
+  // Events do not carry the feedback, and once filed it stays filed.
+  state.orders.set(order.id, { ...known, ...order, feedback_at: order.feedback_at ?? known?.feedback_at ?? null });
+  return true;
+}
+
 async function onEvent(event) {
   const payload = event.payload;
-  if (event.topic === "dispatch.ordered") {
-    state.orders.set(payload.id, { ...payload, feedback_at: null });
-    await loadDetails(payload).catch((error) => console.warn(error));
-    toast(alerts, t("terminal.new_order"), { kind: "alarm" });
-    navigator.vibrate?.(300);
-  } else if (event.topic === "dispatch.updated" || event.topic === "dispatch.overdue") {
-    const known = state.orders.get(payload.id);
-    if (known) state.orders.set(payload.id, { ...known, status: payload.status });
-    applyQueued();
+  if (ORDER_TOPICS.has(event.topic)) {
+    const isNew = !state.orders.has(payload.id);
+    // Also an order the page did not know: an end it hears of keeps a late "ordered" from bringing the order back.
+    if (!learn(payload)) return;
+    if (OPEN_ORDER.has(payload.status)) await loadDetails(payload).catch((error) => console.warn(error));
+    if (isNew && event.topic === "dispatch.ordered") {
+      toast(alerts, t("terminal.new_order"), { kind: "alarm" });
+      navigator.vibrate?.(300);
+    }
   } else if (event.topic === "unit.moved" || event.topic === "unit.updated") {
     state.unit = { ...state.unit, ...payload };
   } else {
@@ -116,18 +131,24 @@ async function onEvent(event) {
 const cards = new Map();
 
 function render() {
-  const open = [...state.orders.values()].filter((order) => OPEN_ORDER.has(order.status));
+  const queue = readQueue();
+  const open = [...state.orders.values()].map((order) => withQueued(order, queue)).filter((order) => OPEN_ORDER.has(order.status));
   const openIds = new Set(open.map((order) => order.id));
   for (const [id, card] of cards) {
     if (openIds.has(id)) continue;
     card.remove();
     cards.delete(id);
     feedbackForms.delete(id);
+    problems.delete(id);
   }
   const list = $("#orders");
   let following = list.firstElementChild;
   for (const order of open) {
-    if (!cards.has(order.id)) cards.set(order.id, el("article", { dataset: { order: order.id } }));
+    if (!cards.has(order.id)) {
+      // The problem line is there from the start, so that it is announced when its text changes (role="alert").
+      const problem = el("p", { className: "problem", role: "alert", hidden: true });
+      cards.set(order.id, el("article", { dataset: { order: order.id } }, problem));
+    }
     const card = cards.get(order.id);
     drawCard(card, order);
     // Orders keep the place they came in at, so only a new card is inserted; a card already in place never moves.
@@ -157,15 +178,23 @@ function render() {
   map.getSource("units").setData(points(state.unit ? [state.unit] : [], (u) => ({ status: u.status, highlight: true })));
 }
 
-// The card's text and step button are drawn again; its feedback form, while the order wants one, stays where it is.
+// The card's text and step button are drawn again; its problem line, and its feedback form while the order wants
+// one, stay where they are. A report the server refused is shown again even though one was filed (by another
+// device, say): the officer's text is nowhere else.
 function drawCard(card, order) {
   const details = state.details.get(order.incident_id);
   const incident = details?.incident;
   const route = details?.route?.properties;
   const next = NEXT[order.status];
-  const form = order.status === "on_scene" && !order.feedback_at ? feedbackFormFor(order) : null;
+  const problem = problems.get(order.id);
+  const wantsReport = !order.feedback_at || problem?.feedback;
+  const form = order.status === "on_scene" && wantsReport ? feedbackFormFor(order) : null;
+  const line = card.querySelector(":scope > .problem");
+  const text = problem ? t(problem.feedback ? "terminal.feedback_refused" : "terminal.refused", { message: problem.message }) : "";
+  if (line.textContent !== text) line.textContent = text; // the same text again is not announced again
+  line.hidden = !problem;
   card.className = `card order ${order.status}`;
-  for (const node of [...card.childNodes]) if (node !== form) node.remove();
+  for (const node of [...card.childNodes]) if (node !== form && node !== line) node.remove();
   const summary = [
     el("h2", {}, incident ? `${typeName(state.types.get(incident.type_code))}` : `#${order.incident_id}`),
     el("p", { className: "state" }, t(`status.${order.status}`)),
@@ -241,46 +270,71 @@ function writeQueue(queue) {
 
 function enqueue(action) {
   writeQueue([...readQueue(), { ...action, key: newKey(`u${unitId}`) }]);
-  applyQueued();
+  problems.delete(action.orderId); // the officer has acted on it: the earlier refusal is past
   render();
   flush();
 }
 
-// What the queued actions will do, shown at once: an officer who acknowledged offline sees it acknowledged.
-function applyQueued() {
-  for (const action of readQueue()) {
-    const order = state.orders.get(action.orderId);
-    if (!order) continue;
-    if (action.feedback) order.feedback_at = "pending";
-    else if (NEXT[order.status]?.[0] === action.action) order.status = NEXT[order.status][1];
+// An order as the queued actions will leave it, shown at once: an officer who acknowledged offline sees it
+// acknowledged. Only laid over what the server said, never written into it: an action the server refuses leaves
+// the queue, and what it showed goes with it.
+function withQueued(order, queue) {
+  const shown = { ...order };
+  for (const action of queue) {
+    if (action.orderId !== order.id) continue;
+    if (action.feedback) shown.feedback_at ??= "pending";
+    else if (NEXT[shown.status]?.[0] === action.action) shown.status = NEXT[shown.status][1];
   }
+  return shown;
 }
 
 let flushing = false;
 async function flush() {
   if (flushing) return;
   flushing = true;
+  let sent = 0;
   try {
-    let queue = readQueue();
-    const hadQueue = queue.length > 0;
-    while (queue.length) {
+    for (let queue = readQueue(); queue.length; queue = readQueue()) {
       const [action] = queue;
+      let order = null;
+      let refusal = null;
       try {
-        const order = await api(action.path, { method: "POST", body: action.body, headers: { "Idempotency-Key": action.key } });
-        const known = state.orders.get(order.id);
-        if (known) state.orders.set(order.id, { ...known, ...order });
+        order = await api(action.path, { method: "POST", body: action.body, headers: { "Idempotency-Key": action.key } });
       } catch (error) {
-        if (!(error instanceof ApiError) || error.status >= 500) return; // no connection: keep it for later
-        toast(alerts, t("terminal.refused", { message: error.message }), { kind: "alarm" });
+        if (!refusedForGood(error)) return; // kept for the next try
+        refusal = error;
       }
-      queue = readQueue().slice(1);
-      writeQueue(queue);
+      writeQueue(readQueue().slice(1)); // done with, taken or refused for good
+      if (refusal) await refused(action, refusal);
+      else {
+        learn(order);
+        sent += 1;
+      }
     }
-    if (hadQueue) toast(alerts, t("terminal.sent"));
-    applyQueued();
-    render();
   } finally {
     flushing = false;
+    if (sent) toast(alerts, t("terminal.sent"));
+    render();
+  }
+}
+
+// A refusal that the same request would meet again (a 4xx). No connection, a server error, a session that ended
+// (signing in again lets the action through) or too many requests at once are worth another try.
+function refusedForGood(error) {
+  return error instanceof ApiError && error.status >= 400 && error.status < 500 && ![401, 408, 429].includes(error.status);
+}
+
+// The officer reads the server's reason on the order's card, and the order is fetched again: a step refused as
+// illegal means the page had it wrong (a step taken by radio while the live feed was down, say). A refused report
+// comes back with what the officer wrote, kept in its form.
+const problems = new Map(); // order id → { message, feedback }
+async function refused(action, error) {
+  const order = await api(`/api/dispatches/${action.orderId}`).catch(() => null);
+  if (order) learn(order);
+  if (OPEN_ORDER.has(state.orders.get(action.orderId)?.status)) {
+    problems.set(action.orderId, { message: error.message, feedback: Boolean(action.feedback) });
+  } else {
+    toast(alerts, t("terminal.refused", { message: error.message }), { kind: "alarm" });
   }
 }
 
