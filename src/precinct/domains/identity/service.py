@@ -48,7 +48,7 @@ class _Known:
     """A principal this process has authenticated, kept until its revision of the credentials changes."""
 
     principal: Principal
-    tree: object  # the org tree its scope was worked out on: a new tree, a new scope
+    tree: orgs.OrgTree  # the org tree its scope was worked out on: a new tree, a new scope
     ends_at: datetime | None  # the token's or the session's absolute end, or a grant's in its scope
     last_seen_at: datetime | None  # a session's: its idle timeout counts from here
 
@@ -90,16 +90,12 @@ def authenticate(request: HTTPConnection, io: bool = True) -> Principal | None:
 def _known_now(state: AppState, now: datetime, secret_hash: str) -> Principal:
     """The principal this process holds for a secret, without reading anything: the revisions it last read are
     recent enough to trust, the principal is still valid by the clock and its session needs no touch."""
-    settings = state.settings
+    check_s = state.settings.reference_check_s
     database = reference.database_key(state.db.engine)
-    known = _KNOWN.peek(database, settings.reference_check_s)
+    known = _KNOWN.peek(database, check_s)
     found = known.get(secret_hash) if known is not None else None
-    if (
-        found is None
-        or (found.ends_at is not None and now >= found.ends_at)
-        or (found.last_seen_at is not None and now - found.last_seen_at >= timedelta(seconds=TOUCH_S))
-        or found.tree is not orgs.known_tree(database, settings.reference_check_s)
-    ):
+    # A session unused for TOUCH_S is to be touched: a write, so not from here.
+    if found is None or not _holds(found, now, orgs.known_tree(database, check_s), timedelta(seconds=TOUCH_S)):
         raise NeedsIO
     return found.principal
 
@@ -111,7 +107,8 @@ def _known_or(
         ctx = Ctx(session, state.settings, "authenticate", state.clock)
         known = _KNOWN.get(ctx, dict)
         found = known.get(secret_hash)
-        if found is None or not _still_valid(found, ctx, now):
+        idle = timedelta(seconds=state.settings.session_idle_s)
+        if found is None or not _holds(found, now, orgs.tree(ctx), idle):
             found = look_up(ctx)
             if found is None:
                 known.pop(secret_hash, None)
@@ -127,14 +124,15 @@ def _known_or(
     return found.principal
 
 
-def _still_valid(found: _Known, ctx: Ctx, now: datetime) -> bool:
-    """Whether what this process knows still holds by the clock; when in doubt (another process may have seen the
-    session since), the caller asks the database again."""
+def _holds(found: _Known, now: datetime, tree: orgs.OrgTree | None, idle: timedelta) -> bool:
+    """Whether what this process knows of a principal still holds: by the clock (its end; a session's last use
+    within ``idle``, as far as this process knows — in doubt, the database is asked again, since another process may
+    have seen the session since) and on the org tree its scope was worked out on."""
     if found.ends_at is not None and now >= found.ends_at:
         return False
-    if found.last_seen_at is not None and now >= found.last_seen_at + timedelta(seconds=ctx.settings.session_idle_s):
+    if found.last_seen_at is not None and now >= found.last_seen_at + idle:
         return False
-    return found.tree is orgs.tree(ctx)
+    return found.tree is tree
 
 
 def _by_token(ctx: Ctx, prefix: str, token_hash: str, now: datetime) -> _Known | None:
