@@ -60,6 +60,11 @@ class CreateResult:
     duplicates: list[ProbableDuplicate]
 
 
+def _repo(ctx: Ctx) -> IncidentRepository:
+    """The incidents this call may see: its principal's scope (decision 0011)."""
+    return IncidentRepository(ctx.session, ctx.scope)
+
+
 # --- taking a call ---------------------------------------------------------------------------------------------
 
 
@@ -71,7 +76,7 @@ def create_incident(ctx: Ctx, data: IncidentCreate, idempotency_key: str | None 
     """
     if idempotency_key is not None:
         request_hash = _request_hash(data)
-        if not IncidentRepository(ctx.session, ctx.scope).claim_key(idempotency_key, request_hash, ctx.now()):
+        if not _repo(ctx).claim_key(idempotency_key, request_hash, ctx.now()):
             earlier = _replay(ctx, idempotency_key, request_hash)
             return CreateResult(earlier, created=False, duplicates=find_duplicates(ctx, earlier))
 
@@ -116,7 +121,7 @@ def create_incident(ctx: Ctx, data: IncidentCreate, idempotency_key: str | None 
     # Numbered last: the day's counter row stays locked until this transaction commits, and every call to the same
     # station waits for it, so as little as possible happens between taking the number and committing.
     incident.number = _number(ctx, place.org_code if place else UNASSIGNED_PREFIX, now)
-    IncidentRepository(ctx.session, ctx.scope).add_new(incident)
+    _repo(ctx).add_new(incident)
     _record(
         ctx,
         incident,
@@ -138,7 +143,7 @@ def _request_hash(data: IncidentCreate) -> str:
 
 def _replay(ctx: Ctx, key: str, request_hash: str) -> Incident:
     """The incident an earlier request with this key made; the key's claim waited for that request to commit."""
-    repo = IncidentRepository(ctx.session, ctx.scope)
+    repo = _repo(ctx)
     claim, earlier = repo.idempotency_key(key), repo.by_idempotency_key(key)
     if claim is None or earlier is None:  # claim and incident commit together: only a concurrent rollback gets here
         raise Conflict(f"idempotency key {key!r} is in use by a request that failed; retry it")
@@ -152,7 +157,7 @@ def _replay(ctx: Ctx, key: str, request_hash: str) -> Incident:
 
 def _number(ctx: Ctx, prefix: str, taken_at: datetime) -> str:
     day = taken_at.astimezone(ZoneInfo(ctx.settings.timezone)).date()
-    sequence = IncidentRepository(ctx.session, ctx.scope).next_number(prefix, day)
+    sequence = _repo(ctx).next_number(prefix, day)
     return format_number(prefix, day.strftime("%Y%m%d"), sequence)
 
 
@@ -172,7 +177,7 @@ def find_duplicates(ctx: Ctx, incident: Incident) -> list[ProbableDuplicate]:
         return []
     radius_m, window = ctx.settings.duplicate_radius_m, timedelta(seconds=ctx.settings.duplicate_window_s)
     m_per_deg_lon = _M_PER_DEG_LAT * max(math.cos(math.radians(incident.lat)), 1e-6)
-    rows = IncidentRepository(ctx.session, ctx.scope).nearest_same_category(
+    rows = _repo(ctx).nearest_same_category(
         category_code=incident.category_code,
         called_from=incident.called_at - window,
         called_to=incident.called_at + window,
@@ -206,7 +211,7 @@ def find_duplicates(ctx: Ctx, incident: Incident) -> list[ProbableDuplicate]:
 
 def get_incident(ctx: Ctx, incident_id: int, *, for_update: bool = False) -> Incident:
     """An incident in the caller's scope (one outside it is as good as unknown: existence does not leak)."""
-    incident = IncidentRepository(ctx.session, ctx.scope).by_id(incident_id, for_update=for_update)
+    incident = _repo(ctx).by_id(incident_id, for_update=for_update)
     if incident is None:
         raise NotFound(f"no incident with id {incident_id}")
     return incident
@@ -223,7 +228,7 @@ def list_incidents(
     offset: int = 0,
 ) -> Sequence[Incident]:
     org_ids = orgs.subtree_ids(ctx, org_id) if org_id is not None else None
-    return IncidentRepository(ctx.session, ctx.scope).list(
+    return _repo(ctx).list(
         org_ids=org_ids,
         statuses=statuses,
         called_from=called_from,
@@ -236,7 +241,7 @@ def list_incidents(
 def history(ctx: Ctx, incident_id: int) -> tuple[Incident, Sequence[Dispatch], Sequence[IncidentEvent]]:
     """The whole story of an incident in one call: the record, its orders and every event in order."""
     incident = get_incident(ctx, incident_id)
-    repo = IncidentRepository(ctx.session, ctx.scope)
+    repo = _repo(ctx)
     return incident, repo.dispatches_of(incident_id), repo.events_of(incident_id)
 
 
@@ -428,7 +433,7 @@ def _claim_step(ctx: Ctx, key: str, dispatch_id: int, what: str, detail: str | N
     (it committed: the claim waited for it), a ``Conflict`` when the key was used for something else."""
     canonical = json.dumps([dispatch_id, what, detail], ensure_ascii=False)
     request_hash = hashlib.sha256(canonical.encode()).hexdigest()
-    repo = IncidentRepository(ctx.session, ctx.scope)
+    repo = _repo(ctx)
     if repo.claim_key(key, request_hash, ctx.now()):
         return True
     claim = repo.idempotency_key(key)
@@ -442,7 +447,7 @@ def flag_overdue_orders(ctx: Ctx, limit: int = 200) -> list[Dispatch]:
     and an alert to the dispatchers. Returns the orders flagged."""
     now = ctx.now()
     deadline_s = ctx.settings.acknowledge_deadline_s
-    repo = IncidentRepository(ctx.session, ctx.scope)
+    repo = _repo(ctx)
     flagged = list(repo.unacknowledged_since(now - timedelta(seconds=deadline_s), limit))
     for order in flagged:
         order.overdue_at = now
@@ -459,7 +464,7 @@ def flag_overdue_orders(ctx: Ctx, limit: int = 200) -> list[Dispatch]:
 
 def get_dispatch(ctx: Ctx, dispatch_id: int, *, for_update: bool = False) -> Dispatch:
     """An order in the caller's scope (to a unit's terminal, only its own unit's)."""
-    order = IncidentRepository(ctx.session, ctx.scope).dispatch_by_id(dispatch_id, for_update=for_update)
+    order = _repo(ctx).dispatch_by_id(dispatch_id, for_update=for_update)
     if order is None:
         raise NotFound(f"no dispatch order with id {dispatch_id}")
     return order
@@ -467,22 +472,20 @@ def get_dispatch(ctx: Ctx, dispatch_id: int, *, for_update: bool = False) -> Dis
 
 def open_orders(ctx: Ctx, org_ids: Sequence[int] | None, unit_id: int | None = None) -> Sequence[Dispatch]:
     """Orders in scope not yet cleared or ended (of one unit: what its terminal shows), oldest first."""
-    return IncidentRepository(ctx.session, ctx.scope).dispatches_in_status(
-        sorted(OPEN_DISPATCH_STATUSES), org_ids, unit_id
-    )
+    return _repo(ctx).dispatches_in_status(sorted(OPEN_DISPATCH_STATUSES), org_ids, unit_id)
 
 
 def orders_today_by_unit(ctx: Ctx) -> dict[int, int]:
     """How many orders each unit has had since midnight (in the configured zone): its workload today."""
     zone = ZoneInfo(ctx.settings.timezone)
     midnight = datetime.combine(ctx.now().astimezone(zone).date(), datetime.min.time(), zone)
-    return IncidentRepository(ctx.session, ctx.scope).orders_since(midnight)
+    return _repo(ctx).orders_since(midnight)
 
 
 def incident_points(ctx: Ctx, org_ids: Sequence[int]) -> dict[int, tuple[list[float], list[float]]]:
     """Coordinates of every located incident in the given orgs, grouped by org (for coverage of past calls)."""
     grouped: dict[int, tuple[list[float], list[float]]] = {}
-    for org_id, lon, lat in IncidentRepository(ctx.session, ctx.scope).points(org_ids):
+    for org_id, lon, lat in _repo(ctx).points(org_ids):
         if org_id is not None and lon is not None and lat is not None:
             lons, lats = grouped.setdefault(org_id, ([], []))
             lons.append(lon)
@@ -492,7 +495,7 @@ def incident_points(ctx: Ctx, org_ids: Sequence[int]) -> dict[int, tuple[list[fl
 
 def _status_from_orders(ctx: Ctx, incident: Incident) -> IncidentStatus:
     ctx.session.flush()
-    orders = IncidentRepository(ctx.session, ctx.scope).dispatches_of(incident.id)
+    orders = _repo(ctx).dispatches_of(incident.id)
     return incident_status_from_orders(o.status for o in orders)
 
 
@@ -510,7 +513,7 @@ def _follow_orders(ctx: Ctx, incident: Incident) -> None:
 
 
 def _record(ctx: Ctx, incident: Incident, kind: str, order: Dispatch | None = None, **data: Any) -> None:
-    IncidentRepository(ctx.session, ctx.scope).add_event(
+    _repo(ctx).add_event(
         incident_id=incident.id,
         dispatch_id=order.id if order else None,
         kind=kind,
@@ -564,7 +567,7 @@ def _catalogue(ctx: Ctx) -> dict[str, TypeEntry]:
                 priority=t.priority,
                 response_target_s=t.response_target_s,
             )
-            for t in IncidentRepository(ctx.session, ctx.scope).types()
+            for t in _repo(ctx).types()
         }
 
     return _CATALOGUES.get(ctx, build)
@@ -601,7 +604,7 @@ def incident_times(
 ) -> list[IncidentTimeRow]:
     """For each incident called in the period, the timeline timestamps its KPIs come from."""
     targets = {t.code: t.response_target_s for t in list_types(ctx)}
-    rows = IncidentRepository(ctx.session, ctx.scope).times_in_period(org_ids, called_from, called_to)
+    rows = _repo(ctx).times_in_period(org_ids, called_from, called_to)
     return [
         IncidentTimeRow(
             type_code=type_code,
