@@ -57,6 +57,9 @@ def server_process(settings: Settings, port: int, **environment: str) -> Iterato
         process.wait(timeout=20)
 
 
+NEAR = (-122.6740, 45.5240)  # a few blocks from DOWNTOWN, on a road
+
+
 def add_unit(api: httpx.Client, url: str, call_sign: str, lon: float, lat: float) -> int:
     homes = {o["code"]: o["id"] for o in api.get(f"{url}/api/orgs").json()}
     response = api.post(
@@ -87,3 +90,16 @@ def take_call(api: httpx.Client, url: str, **overrides: Any) -> dict[str, Any]:
     response = api.post(f"{url}/api/incidents", json=body)
     assert response.status_code == 201, response.text
     return dict(response.json())
+
+
+def order_for_a_new_unit(api: httpx.Client, url: str, *steps: str) -> tuple[int, dict[str, Any]]:
+    """Central precinct's unit CE-P1, sent to a call near it, its order moved through ``steps`` from the station
+    (by radio, as it were): the unit's id and the order."""
+    unit_id = add_unit(api, url, "CE-P1", *NEAR)
+    incident = take_call(api, url)
+    sent = api.post(f"{url}/api/incidents/{incident['id']}/dispatches", json={"unit_id": unit_id})
+    assert sent.status_code == 201, sent.text
+    for action in steps:
+        stepped = api.post(f"{url}/api/dispatches/{sent.json()['id']}/{action}", json={})
+        assert stepped.status_code == 200, stepped.text
+    return unit_id, sent.json()

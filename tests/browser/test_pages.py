@@ -12,11 +12,10 @@ import httpx
 from playwright.sync_api import Locator, Page, expect
 from tests.api.builders import DOWNTOWN, delete_nats_stream
 from tests.browser.feed_line import FeedLine, Heard
-from tests.browser.servers import add_unit, free_port, server_process, take_call
+from tests.browser.servers import NEAR, add_unit, free_port, order_for_a_new_unit, server_process, take_call
 
 from precinct.platform.config import Settings
 
-NEAR = (-122.6740, 45.5240)  # a few blocks from DOWNTOWN, on a road
 PHONE = {"viewport": {"width": 400, "height": 800}}
 NATS_URL = os.environ.get("PRECINCT_TEST_NATS_URL", "nats://127.0.0.1:4222")
 OFFLINE = re.compile(r"\boff\b")
@@ -178,9 +177,7 @@ def test_an_officer_takes_an_order_from_acknowledgement_to_feedback_and_clearing
     terminal_of: Callable[[int], dict[str, str]],
     api: httpx.Client,
 ) -> None:
-    unit_id = add_unit(api, site, "CE-P1", *NEAR)
-    incident = take_call(api, site)
-    sent = api.post(f"{site}/api/incidents/{incident['id']}/dispatches", json={"unit_id": unit_id}).json()
+    unit_id, sent = order_for_a_new_unit(api, site)
     terminal = live(open_page(f"{site}/terminal?lang=en", terminal_of(unit_id), **PHONE))
     order = terminal.locator("article.order")
     take_to_the_scene(order)
@@ -213,9 +210,7 @@ def test_a_redraw_while_an_officer_types_the_report_takes_neither_the_keyboard_n
     terminal_of: Callable[[int], dict[str, str]],
     api: httpx.Client,
 ) -> None:
-    unit_id = add_unit(api, site, "CE-P1", *NEAR)
-    incident = take_call(api, site)
-    api.post(f"{site}/api/incidents/{incident['id']}/dispatches", json={"unit_id": unit_id})
+    unit_id, _ = order_for_a_new_unit(api, site)
     terminal = live(open_page(f"{site}/terminal?lang=en", terminal_of(unit_id), **PHONE))
     order = terminal.locator("article.order")
     take_to_the_scene(order)
@@ -238,11 +233,9 @@ def test_old_events_heard_again_after_a_reconnection_do_not_move_an_order_back(
     terminal_of: Callable[[int], dict[str, str]],
     api: httpx.Client,
 ) -> None:
-    unit_id = add_unit(api, site, "CE-P1", *NEAR)
-    incident = take_call(api, site)
-    sent = api.post(f"{site}/api/incidents/{incident['id']}/dispatches", json={"unit_id": unit_id}).json()
-    for action in ("acknowledge", "depart"):  # given by radio, before the terminal is opened
-        assert api.post(f"{site}/api/dispatches/{sent['id']}/{action}", json={}).status_code == 200
+    unit_id, sent = order_for_a_new_unit(
+        api, site, "acknowledge", "depart"
+    )  # given by radio, before the terminal is opened
     line = FeedLine()
     terminal = live(open_page(f"{site}/terminal?lang=en", terminal_of(unit_id), prepare=line.attach, **PHONE))
     order = terminal.locator(f'article.order[data-order="{sent["id"]}"]')
@@ -276,11 +269,7 @@ def test_a_report_the_server_refuses_comes_back_with_what_the_officer_wrote_and_
     terminal_of: Callable[[int], dict[str, str]],
     api: httpx.Client,
 ) -> None:
-    unit_id = add_unit(api, site, "CE-P1", *NEAR)
-    incident = take_call(api, site)
-    sent = api.post(f"{site}/api/incidents/{incident['id']}/dispatches", json={"unit_id": unit_id}).json()
-    for action in ("acknowledge", "depart", "arrive"):
-        assert api.post(f"{site}/api/dispatches/{sent['id']}/{action}", json={}).status_code == 200
+    unit_id, sent = order_for_a_new_unit(api, site, "acknowledge", "depart", "arrive")
     terminal = live(open_page(f"{site}/terminal", terminal_of(unit_id), **PHONE))  # in Chinese, as by default
     order = terminal.locator("article.order")
     form = order.locator("form.feedback")
@@ -314,9 +303,7 @@ def test_a_step_the_server_refuses_shows_why_and_the_order_as_it_really_is(
     terminal_of: Callable[[int], dict[str, str]],
     api: httpx.Client,
 ) -> None:
-    unit_id = add_unit(api, site, "CE-P1", *NEAR)
-    incident = take_call(api, site)
-    sent = api.post(f"{site}/api/incidents/{incident['id']}/dispatches", json={"unit_id": unit_id}).json()
+    unit_id, sent = order_for_a_new_unit(api, site)
     line = FeedLine()
     terminal = live(open_page(f"{site}/terminal?lang=en", terminal_of(unit_id), prepare=line.attach, **PHONE))
     order = terminal.locator("article.order")
