@@ -60,14 +60,14 @@ def server_process(settings: Settings, port: int, **environment: str) -> Iterato
 NEAR = (-122.6740, 45.5240)  # a few blocks from DOWNTOWN, on a road
 
 
-def add_unit(api: httpx.Client, url: str, call_sign: str, lon: float, lat: float) -> int:
+def add_unit(api: httpx.Client, url: str, call_sign: str, lon: float, lat: float, home: str = "PDX-CE") -> int:
     homes = {o["code"]: o["id"] for o in api.get(f"{url}/api/orgs").json()}
     response = api.post(
         f"{url}/api/units",
         json={
             "call_sign": call_sign,
             "kind": "patrol_car",
-            "home_org_id": homes["PDX-CE"],
+            "home_org_id": homes[home],
             "capabilities": ["patrol"],
             "lon": lon,
             "lat": lat,

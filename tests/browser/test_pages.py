@@ -7,13 +7,16 @@ import os
 import re
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 from playwright.sync_api import Locator, Page, expect
 from tests.api.builders import DOWNTOWN, delete_nats_stream
+from tests.browser.conftest import PASSWORD
 from tests.browser.feed_line import FeedLine, Heard
 from tests.browser.servers import NEAR, add_unit, free_port, order_for_a_new_unit, server_process, take_call
 
+from precinct.domains.identity import accounts
 from precinct.platform.config import Settings
 
 PHONE = {"viewport": {"width": 400, "height": 800}}
@@ -359,3 +362,34 @@ def test_the_pages_ask_who_is_there_before_anything_shows(
 
     command.locator("#sign-out").click()
     expect(command.locator("#sign-in")).to_be_visible()  # the session is over: the page asks again
+
+
+def test_a_station_chief_sees_who_was_sent_to_help_and_ends_the_grant(
+    site: str,
+    open_page: Callable[..., Page],
+    staff: dict[str, str],
+    ctx_factory: Callable[[], Any],
+    api: httpx.Client,
+) -> None:
+    """Decision 0011 on the command screen: a unit of North precinct sent to a Central call opens that incident to
+    North for a while; Central's chief sees it on the grants card and ends it. A dispatcher has no such card."""
+    with ctx_factory() as ctx:
+        accounts.create_user(ctx, login="chief", role="station_chief", org_code="PDX-CE", password=PASSWORD)
+    helper = add_unit(api, site, "NO-P1", *NEAR, home="PDX-NO")
+    incident = take_call(api, site)
+    assert api.post(f"{site}/api/incidents/{incident['id']}/dispatches", json={"unit_id": helper}).status_code == 201
+
+    chief = live(open_page(f"{site}/command?lang=en", {"login": "chief", "password": PASSWORD}))
+    card = chief.locator("#grants-card")
+    expect(card).to_be_visible()
+    (grant,) = card.locator("li").all()
+    expect(grant).to_contain_text(f"PDX-NO sees incident {incident['number']}")
+    expect(grant).to_contain_text("unit NO-P1 sent to assist")
+    grant.locator("button.revoke").click()
+    expect(card.locator("li")).to_have_count(0)
+    expect(card.locator("#grants-none")).to_be_visible()
+    (ended,) = api.get(f"{site}/api/grants", params={"include_ended": True}).json()
+    assert ended["revoked_by"] == "chief"
+
+    dispatcher = live(open_page(f"{site}/command", staff))
+    expect(dispatcher.locator("#grants-card")).to_be_hidden()

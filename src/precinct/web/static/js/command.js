@@ -5,6 +5,7 @@ import { api, newKey } from "./api.js";
 import { ageText, el, toast } from "./dom.js";
 import { capabilityName, formatTime, installLanguageSwitch, t, translate, typeName } from "./i18n.js";
 import { LiveFeed } from "./live.js";
+import { GrantsPanel } from "./grants.js";
 import { createMap, EMPTY, hoverLabels, points } from "./map.js";
 import { signedIn, signOut } from "./session.js";
 
@@ -42,9 +43,18 @@ map.on("click", (event) => {
 installForm();
 installKeys();
 
+const grants = new GrantsPanel({
+  card: $("#grants-card"),
+  list: $("#grants"),
+  none: $("#grants-none"),
+  alerts,
+  incidentNumber: (id) => state.incidents.get(id)?.number ?? `#${id}`,
+});
+
 new LiveFeed({ onEvent, onStatus: showLive, onReady: loadAll }).start();
 setInterval(tick, 1000);
 setInterval(loadKpi, 30_000);
+setInterval(() => grants.load(), 30_000); // a grant runs out by the clock, and others give them too
 
 // --- loading and the live feed ----------------------------------------------------------------------------------
 
@@ -61,7 +71,7 @@ async function loadAll() {
   for (const incident of incidents) state.incidents.set(incident.id, incident);
   for (const unit of units) state.units.set(unit.id, unit);
   for (const order of orders) state.orders.set(order.id, { ...order, overdue: order.overdue_at !== null });
-  await loadKpi();
+  await Promise.all([loadKpi(), grants.load()]);
   render();
   document.body.dataset.ready = "true";
 }
@@ -83,6 +93,7 @@ function onEvent(event) {
       if (payload.incident) upsertIncident(payload.incident);
       if (event.topic === "dispatch.overdue") alertOverdue(payload);
       if (payload.status === "on_scene") setTimeout(loadKpi, 500);
+      if (event.topic === "dispatch.ordered") grants.load(); // a unit sent to help opens the incident to its station
       break;
     case "unit.moved":
     case "unit.updated":
