@@ -15,15 +15,21 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rich.table import Table
 
-from _common import console, data_present, describe_url, fresh_databases, machine, parse_backends, settings_for
+from _common import (
+    bench_token,
+    console,
+    data_present,
+    describe_url,
+    fresh_databases,
+    machine,
+    parse_backends,
+    settings_for,
+)
 from incident_http import Calls
-
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 async def _request(app: Any, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> int:
@@ -105,7 +111,6 @@ def main(argv: list[str] | None = None) -> int:
     out = console()
     if not data_present(out):
         return 1
-    from _common import bench_token
     from precinct.web.app import create_app
 
     calls = Calls.load()

@@ -137,14 +137,18 @@ def test_a_terminal_moves_and_hears_only_its_own_unit(world: dict[str, Any], cli
     assert client.get(f"/api/dispatches/{theirs['id']}").json()["status"] == "ordered"
 
 
-# Bodies that pass validation, so that a refusal from the scope (404) is what an outsider meets, not a 422.
-VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
-    ("POST", "/api/incidents/{incident_id}/reveal"): {"fields": ["caller_phone"], "reason": "call back"},
-    ("POST", "/api/incidents/{incident_id}/dispatches"): {"unit_id": 0},  # filled with the world's unit
-    ("POST", "/api/dispatches/{dispatch_id}/feedback"): {"outcome_code": "mediated"},
-    ("PUT", "/api/units/{unit_id}/duty"): {"on_duty": True},
-    ("PUT", "/api/units/{unit_id}/position"): {"lon": DOWNTOWN[0], "lat": DOWNTOWN[1]},
-}
+def valid_bodies(params: dict[str, Any], merge_into: int) -> dict[tuple[str, str], dict[str, Any]]:
+    """Bodies that pass validation, so that a refusal from the scope (404) is what an outsider meets, not a 422."""
+    return {
+        ("POST", "/api/incidents/{incident_id}/reveal"): {"fields": ["caller_phone"], "reason": "call back"},
+        ("POST", "/api/incidents/{incident_id}/merge"): {"into_incident_id": merge_into},
+        ("POST", "/api/incidents/{incident_id}/dispatches"): {"unit_id": params["unit_id"]},
+        ("POST", "/api/dispatches/{dispatch_id}/feedback"): {"outcome_code": "mediated"},
+        ("PUT", "/api/units/{unit_id}/duty"): {"on_duty": True},
+        ("PUT", "/api/units/{unit_id}/position"): {"lon": DOWNTOWN[0], "lat": DOWNTOWN[1]},
+    }
+
+
 QUERIES = {("GET", "/api/incidents/{incident_id}/route"): "?unit_id={unit_id}"}
 # Path parameters that name a record kept per org: to an outsider such a record does not exist.
 SCOPED = ("{incident_id}", "{dispatch_id}", "{unit_id}", "{grant_id}")
@@ -163,14 +167,13 @@ def test_every_route_keeps_to_the_callers_org(
     lets it call: outside, a record of the inside org is not found (404, so its existence does not leak) and no list
     shows it; inside, it is there."""
     params = world["params"]
-    merge_into = create_incident(client)["id"]
-    inside = {
-        role: bearer_token(db, settings, system=f"ce-{role.replace('_', '-')}", role=role, org="PDX-CE")
-        for role in ROLES
-    }
-    outside = {
-        role: bearer_token(db, settings, system=f"no-{role.replace('_', '-')}", role=role, org="PDX-NO")
-        for role in ROLES
+    bodies = valid_bodies(params, merge_into=create_incident(client)["id"])
+    tokens = {
+        where: {
+            role: bearer_token(db, settings, system=f"{where}-{role.replace('_', '-')}", role=role, org=org)
+            for role in ROLES
+        }
+        for where, org in (("outside", "PDX-NO"), ("inside", "PDX-CE"))
     }
     anonymous: TestClient = world["client"]
     wrong: list[str] = []
@@ -179,17 +182,13 @@ def test_every_route_keeps_to_the_callers_org(
         if rule in (permissions.ANYONE, permissions.SIGNED_IN) or path.startswith("/api/auth"):
             continue
         url = (path + QUERIES.get((method, path), "")).format(**params)
-        body = VALID_BODIES.get((method, path), {}) if method in ("POST", "PUT") else None
-        if path.endswith("/merge"):
-            body = {"into_incident_id": merge_into}
-        if path.endswith("/dispatches") and body is not None:
-            body = {"unit_id": params["unit_id"]}
+        body = bodies.get((method, path), {}) if method in ("POST", "PUT") else None
         for role in ROLES:
             if role not in rule:
                 continue
             answers = {}
-            for where, tokens in (("outside", outside), ("inside", inside)):
-                headers = {"Authorization": f"Bearer {tokens[role]}"}
+            for where, of_role in tokens.items():  # outside first: its requests change nothing
+                headers = {"Authorization": f"Bearer {of_role[role]}"}
                 answers[where] = anonymous.request(method, url, json=body, headers=headers)
             if any(name in path for name in SCOPED):
                 if answers["outside"].status_code != 404:

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 
 from precinct.core.recent import RecentIds
 from precinct.platform.bus import GAP_WAIT_S, EventHub
-from precinct.platform.context import EVERYTHING, Principal, Scope
+from precinct.platform.context import NOTHING, Principal, Scope
 from precinct.platform.errors import PrecinctError
 from precinct.platform.events import Event, events_after, last_event_id
 from precinct.platform.http import AppState
@@ -96,7 +96,8 @@ async def live_events(
 
 
 def _scope(principal: Principal | None) -> Scope:
-    return principal.scope if principal is not None else EVERYTHING  # None only where the table lets anyone in
+    # The table lets no one in without a principal; were it ever to, the feed would carry nothing kept per org.
+    return principal.scope if principal is not None else NOTHING
 
 
 def sees(scope: Scope, event: Event) -> bool:

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 
 from fastapi import Request
 from starlette.requests import HTTPConnection
@@ -69,22 +70,23 @@ def authenticate(request: HTTPConnection, io: bool = True) -> Principal | None:
     state = app_state(request)
     now = state.clock()
     scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
+    look_up: Callable[[Ctx], _Known | None]
     if scheme.lower() == "bearer":
         secret = bearer.strip()
         prefix = credentials.bearer_prefix(secret)
         if prefix is None:
             return None
-        token_hash = credentials.token_hash(secret)
-        if not io:
-            return _known_now(state, now, token_hash)
-        return _known_or(state, now, token_hash, lambda ctx: _by_token(ctx, prefix, token_hash, now))
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if not cookie or len(cookie) > 128:
-        return None
-    session_hash = credentials.token_hash(cookie)
+        secret_hash = credentials.token_hash(secret)
+        look_up = partial(_by_token, prefix=prefix, token_hash=secret_hash, now=now)
+    else:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not cookie or len(cookie) > 128:
+            return None
+        secret_hash = credentials.token_hash(cookie)
+        look_up = partial(_by_session, session_hash=secret_hash, now=now)
     if not io:
-        return _known_now(state, now, session_hash)
-    return _known_or(state, now, session_hash, lambda ctx: _by_session(ctx, session_hash, now))
+        return _known_now(state, now, secret_hash)
+    return _known_or(state, now, secret_hash, look_up)
 
 
 def _known_now(state: AppState, now: datetime, secret_hash: str) -> Principal:

@@ -25,7 +25,7 @@ from precinct.domains.incidents.models import (
     IncidentEvent,
     IncidentType,
 )
-from precinct.platform.context import Scope
+from precinct.platform.context import EVERYTHING, Scope
 from precinct.platform.db import table_of
 
 # The statements of taking a call, built once: building and keying a statement costs more Python time than sending
@@ -139,7 +139,7 @@ class IncidentRepository:
         return query if self.scope.unit_id is None else query.where(Dispatch.unit_id == self.scope.unit_id)
 
     def _whole_city(self, what: str) -> None:
-        if not self.scope.everything or not self.scope.unassigned:
+        if self.scope != EVERYTHING:
             raise PermissionError(f"{what} spans every org: it runs for jobs and imports only")
 
     # incidents
