@@ -3,6 +3,7 @@ the outbox, or NATS JetStream), and a page that reconnects catches up on what it
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 import uuid
@@ -17,6 +18,7 @@ from starlette.websockets import WebSocketDisconnect
 from tests.api.builders import create_incident, create_unit, delete_nats_stream, dispatch
 from tests.conftest import Clock, auth_headers
 
+from precinct.platform.bus import EventHub
 from precinct.platform.config import Settings
 from precinct.platform.context import Ctx
 from precinct.platform.db import Database
@@ -202,3 +204,20 @@ def test_unit_positions_leave_the_outbox_after_an_hour(
             "incident.created",
             incident["id"],
         )
+
+
+def test_the_hub_stops_when_a_commit_wakes_it_as_it_is_stopped(db: Database, settings: Settings, clock: Clock) -> None:
+    """A server shutting down as a call commits: the wake-up and the cancellation land in one turn of the loop.
+    With ``asyncio.wait_for`` (Python 3.11) the cancellation was lost and the outbox tail, so the server, never
+    stopped."""
+
+    async def stop_as_woken() -> None:
+        hub = EventHub(db, settings, clock)
+        await hub.start()
+        await asyncio.sleep(0.05)  # the tail is waiting to be woken
+        hub._wake.set()
+        stopping = asyncio.ensure_future(hub.stop())
+        done, _ = await asyncio.wait([stopping], timeout=5)
+        assert done, "the event hub did not stop"
+
+    asyncio.run(stop_as_woken())

@@ -132,18 +132,20 @@ class EventHub:
             self._stop_listening()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*self._tasks, return_exceptions=True)  # unlike suppress(), lets stop() be cancelled
         self._tasks.clear()
         if self._nats is not None:
             await self._nats.close()
             self._nats = None
 
     async def _woken(self) -> None:
-        """Return when this process commits events, or after the poll interval (other processes' commits)."""
+        """Return when this process commits events, or after the poll interval (other processes' commits).
+
+        ``asyncio.timeout``, not ``wait_for``: on Python 3.11 ``wait_for`` drops a cancellation that arrives as the
+        event is set, and the tail would then never stop (a server that hangs on shutdown)."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self.settings.event_poll_s)
+            async with asyncio.timeout(self.settings.event_poll_s):
+                await self._wake.wait()
         self._wake.clear()
 
     # --- local: read the outbox -----------------------------------------------------------------------------------

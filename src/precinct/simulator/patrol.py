@@ -158,5 +158,6 @@ class UnitAgent:
             if stop is None:
                 await asyncio.sleep(remaining_s)
                 return False
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), remaining_s)
+            with contextlib.suppress(TimeoutError):  # not wait_for, which may drop a cancellation (see bus._woken)
+                async with asyncio.timeout(remaining_s):
+                    await self.wakeup.wait()
