@@ -146,8 +146,7 @@ def _in_transaction(endpoint: Callable[..., Any]) -> Callable[..., Any]:
         raise TypeError(f"{endpoint.__name__}: a route that uses the database must be a plain def")
     (name,) = names
 
-    @functools.wraps(endpoint)
-    def run(*args: Any, **kwargs: Any) -> Any:
+    def in_transaction(*args: Any, **kwargs: Any) -> Any:
         ctx: RequestCtx = kwargs[name]
         assert ctx.db is not None
         write = ctx.write and writes
@@ -157,6 +156,12 @@ def _in_transaction(endpoint: Callable[..., Any]) -> Callable[..., Any]:
             if write and ctx.origin is not None:  # last, so its id is taken just before the commit
                 audit.record_write(ctx, ctx.origin, result_id=_result_id(result))
             return result
+
+    # A coroutine to FastAPI, so that it checks and serializes the answer on the event loop: for a plain def it
+    # would make a second hop to the thread pool and back just for that.
+    @functools.wraps(endpoint)
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        return await run_in_threadpool(in_transaction, *args, **kwargs)
 
     # FastAPI reads the signature with its annotations resolved here, where the endpoint's module names are known.
     signature = inspect.signature(endpoint)
