@@ -32,7 +32,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from precinct.platform.bus import GAP_WAIT_S
 from precinct.platform.context import Ctx
-from precinct.platform.db import Base, IdType, JSONType, UTCDateTime, table_of
+from precinct.platform.db import Base, IdType, JSONType, UTCDateTime, append, table_of
 from precinct.platform.errors import InvalidInput, NotFound
 
 # An entry is sealed once it is this old: on PostgreSQL a lower id can commit after a higher one, and an id still
@@ -91,7 +91,6 @@ class AuditSeal(Base):
 
 _LOG = table_of(AuditEntry)
 _SEALS = table_of(AuditSeal)
-_ADD = insert(_LOG)
 _ADD_SEALS = insert(_SEALS)
 # What a seal covers, in a fixed order: a new column joins the hash only with a new version of this list.
 HASHED_COLUMNS = (
@@ -167,8 +166,9 @@ def _append(
     field: str | None = None,
     reason: str | None = None,
 ) -> None:
-    ctx.session.connection().execute(
-        _ADD,
+    append(
+        ctx.session,
+        _LOG,
         {
             "kind": kind,
             "at": ctx.now(),

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Index, String, bindparam, delete, event, insert, or_, select, update
+from sqlalchemy import Index, String, bindparam, delete, event, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from precinct.platform.context import Ctx
-from precinct.platform.db import Base, IdType, JSONType, UTCDateTime, table_of
+from precinct.platform.db import Base, IdType, JSONType, UTCDateTime, append, table_of
 
 
 class OutboxMessage(Base):
@@ -39,16 +39,15 @@ class Event:
 
 
 _OUTBOX = table_of(OutboxMessage)
-_ADD = insert(_OUTBOX)
 _EMITTED = "precinct.emitted"  # key in Session.info: this transaction wrote outbox rows
 _COLUMNS = (_OUTBOX.c.id, _OUTBOX.c.topic, _OUTBOX.c.created_at, _OUTBOX.c.payload)
 _committed_listeners: list[Callable[[], None]] = []
 
 
 def emit(ctx: Ctx, topic: str, payload: dict[str, Any]) -> None:
-    """Queue an event for publication once the current transaction commits (written at once, without the unit of
-    work: an outbox row is never read back in the transaction that writes it)."""
-    ctx.session.connection().execute(_ADD, {"topic": topic, "payload": payload, "created_at": ctx.now()})
+    """Queue an event for publication once the current transaction commits (an appended row: it is never read back
+    in the transaction that writes it)."""
+    append(ctx.session, _OUTBOX, {"topic": topic, "payload": payload, "created_at": ctx.now()})
     ctx.session.info[_EMITTED] = True
 
 

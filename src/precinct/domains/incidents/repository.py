@@ -26,7 +26,7 @@ from precinct.domains.incidents.models import (
     IncidentType,
 )
 from precinct.platform.context import EVERYTHING, Scope
-from precinct.platform.db import table_of
+from precinct.platform.db import append, table_of
 
 # The statements of taking a call, built once: building and keying a statement costs more Python time than sending
 # it, and a call-taker's request runs these on every call. Values go in as bound parameters.
@@ -75,7 +75,7 @@ _CLAIM_KEY = {
     .returning(_KEYS.c.key)
     for name, make in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
 }
-_ADD_EVENT = insert(table_of(IncidentEvent))
+_EVENTS = table_of(IncidentEvent)
 _INCIDENTS = table_of(Incident)
 _INSERT_INCIDENT = insert(_INCIDENTS).returning(_INCIDENTS.c.id)
 _INCIDENT_FIELDS = [c.name for c in _INCIDENTS.columns if c.name != "id"]
@@ -355,10 +355,11 @@ class IncidentRepository:
     def add_event(
         self, *, incident_id: int, dispatch_id: int | None, kind: str, at: datetime, actor: str, data: dict[str, Any]
     ) -> None:
-        """Append one event, at once and without the unit of work: events are never read back in the request that
-        writes them, nor changed after."""
-        self.session.connection().execute(
-            _ADD_EVENT,
+        """Append one event (written with the commit): events are never read back in the request that writes them,
+        nor changed after."""
+        append(
+            self.session,
+            _EVENTS,
             {
                 "incident_id": incident_id,
                 "dispatch_id": dispatch_id,
