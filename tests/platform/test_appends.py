@@ -43,9 +43,14 @@ def test_appended_rows_are_written_with_the_commit_and_read_back_as_given(db: Da
 
 def test_an_appended_row_that_breaks_a_constraint_takes_the_whole_transaction_with_it(db: Database) -> None:
     before = _counts(db)
-    with pytest.raises(IntegrityError), db.transaction() as session:
-        append(session, table_of(OutboxMessage), {"topic": "test.lost", "payload": {}, "created_at": NOW})
-        append(session, table_of(AuditEntry), _entry("bogus"))  # CHECK kind IN ('write', 'reveal')
+
+    def write() -> None:
+        with db.transaction() as session:
+            append(session, table_of(OutboxMessage), {"topic": "test.lost", "payload": {}, "created_at": NOW})
+            append(session, table_of(AuditEntry), _entry("bogus"))  # CHECK kind IN ('write', 'reveal')
+
+    with pytest.raises(IntegrityError):
+        write()
     assert _counts(db) == before
     with db.transaction() as session:  # the pooled connection is sound afterwards
         append(session, table_of(AuditEntry), _entry("write"))
@@ -54,9 +59,14 @@ def test_an_appended_row_that_breaks_a_constraint_takes_the_whole_transaction_wi
 
 def test_a_rollback_leaves_no_appended_row(db: Database) -> None:
     before = _counts(db)
-    with pytest.raises(RuntimeError), db.transaction() as session:
-        append(session, table_of(AuditEntry), _entry("write"))
-        raise RuntimeError("the request failed")
+
+    def fail() -> None:
+        with db.transaction() as session:
+            append(session, table_of(AuditEntry), _entry("write"))
+            raise RuntimeError("the request failed")
+
+    with pytest.raises(RuntimeError):
+        fail()
     assert _counts(db) == before
 
 
