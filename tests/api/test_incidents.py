@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
+from sqlalchemy import event, update
 from tests.api.builders import AT_SEA, DOWNTOWN, call, create_incident, org_id
 from tests.conftest import Clock
 
 from precinct.domains.incidents import service as incidents
+from precinct.domains.incidents.models import IncidentCounter
+from precinct.domains.incidents.repository import format_number
 from precinct.domains.incidents.schemas import IncidentCreate, IncidentOut
 from precinct.platform.db import Database
 
@@ -44,6 +48,16 @@ def test_numbers_count_up_per_station_and_day(client: TestClient, clock: Clock) 
     assert numbers == [f"PDX-CE-20261123-{n:04d}" for n in (1, 2, 3)]
     clock.advance(86_400)
     assert create_incident(client)["number"] == "PDX-CE-20261124-0001"
+
+
+def test_a_day_past_the_ten_thousandth_call_numbers_on_in_more_digits(client: TestClient, db: Database) -> None:
+    """The database spells the number (in the statement that takes it, on PostgreSQL) as ``format_number`` does."""
+    create_incident(client)
+    with db.transaction() as session:
+        session.execute(update(IncidentCounter).values(last_value=9998))
+    numbers = [create_incident(client)["number"] for _ in range(2)]
+    assert numbers == ["PDX-CE-20261123-9999", "PDX-CE-20261123-10000"]
+    assert numbers[-1] == format_number("PDX-CE", date(2026, 11, 23), 10000)
 
 
 def test_a_point_outside_every_jurisdiction_is_kept_and_flagged(client: TestClient) -> None:
@@ -226,9 +240,10 @@ def test_values_the_database_could_not_store_are_refused_at_the_edge(client: Tes
     assert client.get("/api/incidents").json() == []
 
 
-def test_taking_a_call_costs_six_statements(client: TestClient, db: Database, ctx_factory) -> None:
-    """Claim the key, look for duplicates, take the number, write the incident (naming its key), its event and the
-    outbox row; reading the new incident back for the reply must not query it again."""
+def test_taking_a_call_costs_five_statements_and_six_on_sqlite(client: TestClient, db: Database, ctx_factory) -> None:
+    """Claim the key, look for duplicates, take the number and write the incident (naming its key) in one statement
+    (two on SQLite), then its event and the outbox row, appended with the commit; reading the new incident back for
+    the reply must not query it again."""
     create_incident(client)  # the catalogue and jurisdiction caches are warm from here on
     statements: list[str] = []
 
@@ -243,4 +258,5 @@ def test_taking_a_call_costs_six_statements(client: TestClient, db: Database, ct
             IncidentOut.model_validate(created.incident)
     finally:
         event.remove(db.engine, "before_cursor_execute", seen)
-    assert [s.split()[0] for s in statements] == ["INSERT", "SELECT", "INSERT", "INSERT", "INSERT", "INSERT"]
+    numbered = ["WITH"] if db.backend == "postgresql" else ["INSERT", "INSERT"]  # WITH taken AS (INSERT …) INSERT
+    assert [s.split()[0] for s in statements] == ["INSERT", "SELECT", *numbered, "INSERT", "INSERT"]

@@ -19,8 +19,8 @@ from sqlalchemy import insert, select
 from precinct.core.calls import CallFileError, read_call_points
 from precinct.core.catalogue import category_of
 from precinct.domains.incidents.models import Incident, IncidentCounter, IncidentEvent, IncidentType
-from precinct.domains.incidents.repository import IncidentRepository
-from precinct.domains.incidents.service import UNASSIGNED_PREFIX, format_number
+from precinct.domains.incidents.repository import IncidentRepository, format_number
+from precinct.domains.incidents.service import UNASSIGNED_PREFIX
 from precinct.domains.orgs import service as orgs
 from precinct.platform.config import Settings
 from precinct.platform.context import Ctx
@@ -221,7 +221,7 @@ def _numbers(ctx: Ctx, prefixes: list[str], days: list[date]) -> list[str]:
     numbers = []
     for prefix, day in keys:
         last[(prefix, day)] = last.get((prefix, day), 0) + 1
-        numbers.append(format_number(prefix, day.strftime("%Y%m%d"), last[(prefix, day)]))
+        numbers.append(format_number(prefix, day, last[(prefix, day)]))
     for (prefix, day), value in last.items():
         counter = counters.get((prefix, day))
         if counter is None:

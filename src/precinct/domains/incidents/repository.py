@@ -8,7 +8,21 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, exists, false, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased, make_transient_to_detached
@@ -79,6 +93,39 @@ _EVENTS = table_of(IncidentEvent)
 _INCIDENTS = table_of(Incident)
 _INSERT_INCIDENT = insert(_INCIDENTS).returning(_INCIDENTS.c.id)
 _INCIDENT_FIELDS = [c.name for c in _INCIDENTS.columns if c.name != "id"]
+NUMBER_DIGITS = 4  # the day's sequence in an incident number, zero-padded: PDX-NO-20260801-0042
+
+
+def format_number(prefix: str, day: date, sequence: int) -> str:
+    """A readable incident number: the station's code, the day and the day's sequence (PDX-NO-20260801-0042)."""
+    return f"{_number_stem(prefix, day)}{sequence:0{NUMBER_DIGITS}d}"
+
+
+def _number_stem(prefix: str, day: date) -> str:
+    return f"{prefix}-{day.strftime('%Y%m%d')}-"
+
+
+def _numbered_insert() -> Any:
+    """On PostgreSQL, take the day's next number and insert the incident under it in one statement: the counter row
+    is locked from here to the commit, and every call to the same station waits for it, so no round trip lies
+    between taking the number and writing the incident. The number is ``format_number``'s, spelled in SQL."""
+    taken = _NEXT_NUMBER["postgresql"].cte("taken")
+    sequence = cast(taken.c.last_value, _INCIDENTS.c.number.type)
+    number = bindparam("number_stem", type_=_INCIDENTS.c.number.type) + func.lpad(
+        sequence, func.greatest(NUMBER_DIGITS, func.length(sequence)), "0"
+    )
+    fields = [c for c in _INCIDENTS.columns if c.name not in ("id", "number")]
+    # Each value cast to its column's type: in a SELECT list, a NULL would otherwise be text.
+    values = select(number, *(cast(bindparam(c.name, type_=c.type), c.type) for c in fields)).select_from(taken)
+    return (
+        insert(_INCIDENTS)
+        .from_select(["number", *(c.name for c in fields)], values)
+        .add_cte(taken, nest_here=True)
+        .returning(_INCIDENTS.c.id, _INCIDENTS.c.number)
+    )
+
+
+_INSERT_NUMBERED_INCIDENT = _numbered_insert()
 _PERSONAL = [_INCIDENTS.c[name] for name in PERSONAL_FIELDS["incident"]]
 # Every status but closed and merged: one added later counts as open, and is never anonymised.
 _OPEN_STATUSES = [status for status in INCIDENT_STATUSES if status not in FINAL_INCIDENT_STATUSES]
@@ -143,11 +190,21 @@ class IncidentRepository:
             raise PermissionError(f"{what} spans every org: it runs for jobs and imports only")
 
     # incidents
-    def add_new(self, incident: Incident) -> None:
-        """Insert a new incident in one statement rather than through a flush of the unit of work, and attach it
-        to the session as a persistent object, so that later changes to it are flushed as usual."""
-        values = {name: getattr(incident, name) for name in _INCIDENT_FIELDS}
-        incident.id = self.session.connection().execute(_INSERT_INCIDENT, values).scalar_one()
+    def add_new(self, incident: Incident, prefix: str, day: date) -> None:
+        """Number a new incident (the prefix's next for the day) and insert it: in one statement on PostgreSQL, and
+        rather than through a flush of the unit of work. The incident is then attached to the session as a
+        persistent object, so that later changes to it are flushed as usual.
+
+        Do this last before the commit: the day's counter row stays locked until then."""
+        connection = self.session.connection()
+        values = {name: getattr(incident, name) for name in _INCIDENT_FIELDS if name != "number"}
+        if connection.dialect.name == "postgresql":
+            numbering = {"prefix": prefix, "day": day, "number_stem": _number_stem(prefix, day)}
+            incident.id, incident.number = connection.execute(_INSERT_NUMBERED_INCIDENT, values | numbering).one()
+        else:
+            incident.number = format_number(prefix, day, self.next_number(prefix, day))
+            incident.id = connection.execute(_INSERT_INCIDENT, values | {"number": incident.number}).scalar_one()
+        values["number"] = incident.number
         make_transient_to_detached(incident)
         self.session.add(incident)
         for name, value in values.items():  # as written: reading one must not load the row back

@@ -118,10 +118,10 @@ def create_incident(ctx: Ctx, data: IncidentCreate, idempotency_key: str | None 
         idempotency_key=idempotency_key,
     )
     duplicates = find_duplicates(ctx, incident)
-    # Numbered last: the day's counter row stays locked until this transaction commits, and every call to the same
-    # station waits for it, so as little as possible happens between taking the number and committing.
-    incident.number = _number(ctx, place.org_code if place else UNASSIGNED_PREFIX, now)
-    _repo(ctx).add_new(incident)
+    # Numbered and written last: the day's counter row stays locked until this transaction commits, and every call
+    # to the same station waits for it. What follows is appended rows, written with the commit.
+    day = now.astimezone(ZoneInfo(ctx.settings.timezone)).date()
+    _repo(ctx).add_new(incident, place.org_code if place else UNASSIGNED_PREFIX, day)
     _record(
         ctx,
         incident,
@@ -153,17 +153,6 @@ def _replay(ctx: Ctx, key: str, request_hash: str) -> Incident:
             incident_id=earlier.id,
         )
     return earlier
-
-
-def _number(ctx: Ctx, prefix: str, taken_at: datetime) -> str:
-    day = taken_at.astimezone(ZoneInfo(ctx.settings.timezone)).date()
-    sequence = _repo(ctx).next_number(prefix, day)
-    return format_number(prefix, day.strftime("%Y%m%d"), sequence)
-
-
-def format_number(prefix: str, day: str, sequence: int) -> str:
-    """A readable incident number: the station's code, the day and the day's sequence (PDX-NO-20260801-0042)."""
-    return f"{prefix}-{day}-{sequence:04d}"
 
 
 def find_duplicates(ctx: Ctx, incident: Incident) -> list[ProbableDuplicate]:
