@@ -10,10 +10,13 @@ from sqlalchemy import event, update
 from tests.api.builders import AT_SEA, DOWNTOWN, call, create_incident, org_id
 from tests.conftest import Clock
 
+from precinct.core.geo.cells import cell_of
 from precinct.domains.incidents import service as incidents
 from precinct.domains.incidents.models import IncidentCounter
 from precinct.domains.incidents.repository import format_number
 from precinct.domains.incidents.schemas import IncidentCreate, IncidentOut
+from precinct.platform.config import Settings
+from precinct.platform.context import Ctx
 from precinct.platform.db import Database
 
 
@@ -202,6 +205,24 @@ def test_duplicates_are_the_nearest_within_the_radius_and_at_most_twenty(client:
     moved = create_incident(client, lat=DOWNTOWN[1] + 200 * metres_north)["duplicates"]
     assert [d["incident_id"] for d in moved][:3] == [inside, near, beyond]
     assert [round(d["distance_m"]) for d in moved][:4] == [90, 100, 120, 200]
+
+
+def test_duplicates_are_found_across_a_cell_edge_and_beyond_the_cells(
+    client: TestClient, db: Database, settings: Settings, clock: Clock
+) -> None:
+    """Duplicates are looked up in the cells around the call (core/geo/cells.py): two calls 15 m apart on either
+    side of a cell's edge still find each other, and so does a search too wide for cells."""
+    edge = -122.67  # a cell edge, a few blocks east of downtown
+    west = create_incident(client, lon=edge - 0.0001, lat=DOWNTOWN[1])
+    east = create_incident(client, lon=edge + 0.0001, lat=DOWNTOWN[1])
+    assert cell_of(edge - 0.0001, DOWNTOWN[1]) != cell_of(edge + 0.0001, DOWNTOWN[1])
+    assert [d["incident_id"] for d in east["duplicates"]] == [west["id"]]
+
+    wide = settings.model_copy(update={"duplicate_radius_m": 20_000.0})  # some 600 cells: searched without them
+    with db.transaction() as session:
+        ctx = Ctx(session=session, settings=wide, actor="test", clock=clock)
+        taken = incidents.create_incident(ctx, IncidentCreate.model_validate(call(lon=-122.55, lat=45.45)))
+    assert {d.incident_id for d in taken.duplicates} == {west["id"], east["id"]}
 
 
 def test_merging_into_itself_or_a_missing_incident_is_refused(client: TestClient) -> None:

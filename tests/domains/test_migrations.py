@@ -109,3 +109,37 @@ def test_a_migration_that_rebuilds_a_table_keeps_the_rows_that_point_at_it(empty
         assert conn.execute(sa.text("SELECT key, incident_id FROM idempotency_keys")).all() == [("k-1", 1)]
     engine.dispose()
     migrate.upgrade(empty_database_url)
+
+
+def test_the_cell_of_every_incident_with_a_point_is_filled_in(empty_database_url: str) -> None:
+    """Incidents taken before cells existed get theirs, as core/geo/cells.py numbers them, and those without a point
+    none; their probable duplicates are then found by cell like the new ones'."""
+    from alembic import command
+
+    from precinct.core.geo.cells import cell_of
+
+    config = migrate.alembic_config(empty_database_url)
+    command.downgrade(config, "5f6b8d3c0e21")  # before incidents had cells
+    engine = sa.create_engine(empty_database_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO incident_types (code, level, name_zh, name_en, priority) "
+                "VALUES ('01020100', 3, '打架斗殴', 'Fight', 2)"
+            )
+        )
+        for n, (lon, lat) in enumerate([(-122.6765, 45.5231), (None, None), (-122.67, 45.5)], start=1):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO incidents (id, number, source, status, type_code, category_code, priority, "
+                    "called_at, taken_at, lon, lat, narrative, created_by) VALUES (:n, :number, 'phone_110', "
+                    "'received', '01020100', '01000000', 2, '2026-11-23 01:00:00', '2026-11-23 01:00:00', :lon, "
+                    ":lat, '', 'test')"
+                ),
+                {"n": n, "number": f"X-20261123-{n:04d}", "lon": lon, "lat": lat},
+            )
+    migrate.upgrade(empty_database_url)
+    with engine.connect() as conn:
+        cells = conn.execute(sa.text("SELECT id, cell FROM incidents ORDER BY id")).all()
+    engine.dispose()
+    assert cells == [(1, cell_of(-122.6765, 45.5231)), (2, None), (3, cell_of(-122.67, 45.5))]

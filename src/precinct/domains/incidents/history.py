@@ -18,6 +18,7 @@ from sqlalchemy import insert, select
 
 from precinct.core.calls import CallFileError, read_call_points
 from precinct.core.catalogue import category_of
+from precinct.core.geo.cells import cell_of
 from precinct.domains.incidents.models import Incident, IncidentCounter, IncidentEvent, IncidentType
 from precinct.domains.incidents.repository import IncidentRepository, format_number
 from precinct.domains.incidents.service import UNASSIGNED_PREFIX
@@ -174,6 +175,7 @@ def _import_batch(
                 "taken_at": called_at,
                 "lon": float(lon[n]) if has_point else None,
                 "lat": float(lat[n]) if has_point else None,
+                "cell": cell_of(float(lon[n]), float(lat[n])) if has_point else None,
                 "narrative": "",
                 "org_id": int(org_ids[n]) if org_ids[n] >= 0 else None,
                 "grid_id": int(grid_ids[n]) if grid_ids[n] >= 0 else None,

@@ -67,8 +67,10 @@ class Incident(Base):
         CheckConstraint("lon IS NULL OR (lon BETWEEN -180 AND 180)", name="lon_range"),
         CheckConstraint("lat IS NULL OR (lat BETWEEN -90 AND 90)", name="lat_range"),
         CheckConstraint("(lon IS NULL) = (lat IS NULL)", name="both_coordinates"),
+        CheckConstraint("(lon IS NULL) = (cell IS NULL)", name="cell_of_point"),
         CheckConstraint("(status = 'merged') = (merged_into_id IS NOT NULL)", name="merged_has_target"),
-        Index("ix_incidents_category_called", "category_code", "called_at"),
+        # Probable duplicates: the same category, in the cells around a point, in a window of time.
+        Index("ix_incidents_category_cell_called", "category_code", "cell", "called_at"),
         Index("ix_incidents_org_called", "org_id", "called_at"),
         Index("ix_incidents_status", "status"),
         # Only the rows the retention job may still have to anonymise, by closing time: each leaves the index as it
@@ -93,6 +95,7 @@ class Incident(Base):
     address: Mapped[str | None] = mapped_column(String(500))
     lon: Mapped[float | None] = mapped_column(Float)
     lat: Mapped[float | None] = mapped_column(Float)
+    cell: Mapped[int | None] = mapped_column(Integer)  # core.geo.cells.cell_of(lon, lat): what lies near a point
     narrative: Mapped[str] = mapped_column(Text, default="")
     caller_name: Mapped[str | None] = mapped_column(String(100))
     caller_phone: Mapped[str | None] = mapped_column(String(32))

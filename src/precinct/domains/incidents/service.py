@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from precinct.core.catalogue import TypeEntry, category_of
 from precinct.core.geo import distance_m
+from precinct.core.geo.cells import cell_of
 from precinct.core.privacy import MAY_REVEAL, PERSONAL_FIELDS
 from precinct.core.workflow import (
     DISPATCH_MACHINE,
@@ -109,6 +110,7 @@ def create_incident(ctx: Ctx, data: IncidentCreate, idempotency_key: str | None 
         address=data.address,
         lon=data.lon,
         lat=data.lat,
+        cell=cell_of(data.lon, data.lat) if data.lon is not None and data.lat is not None else None,
         narrative=data.narrative,
         caller_name=data.caller_name,
         caller_phone=data.caller_phone,
