@@ -50,7 +50,9 @@ def upgrade() -> None:
     with op.batch_alter_table("incidents", schema=None) as batch_op:
         batch_op.create_check_constraint(op.f("ck_incidents_cell_of_point"), "(lon IS NULL) = (cell IS NULL)")
         batch_op.drop_index("ix_incidents_category_called")
-        batch_op.create_index("ix_incidents_category_cell_called", ["category_code", "cell", "called_at"], unique=False)
+        batch_op.create_index(
+            "ix_incidents_category_cell_called", ["category_code", "cell", "called_at", "lon", "lat"], unique=False
+        )
 
 
 def downgrade() -> None:
