@@ -5,8 +5,11 @@ constraint takes everything with it, and a rollback leaves none."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from psycopg.pq import PipelineStatus
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -76,3 +79,22 @@ def test_a_session_committed_outside_the_database_helper_still_writes_its_rows(d
         append(session, table_of(AuditEntry), _entry("write"))
         session.commit()
     assert _counts(db) == (before[0], before[1] + 1)
+
+
+def test_a_connection_goes_back_to_the_pool_out_of_pipeline_mode(db: Database) -> None:
+    """Committing inside the pipeline returned the connection to the pool still in pipeline mode, and a request in
+    another thread that took it failed ('connection not in pipeline mode', seen under load)."""
+    if db.backend != "postgresql":
+        pytest.skip("the pipeline is PostgreSQL's")
+    returned: list[PipelineStatus] = []
+
+    def checked_in(dbapi_connection: Any, _record: Any) -> None:
+        returned.append(PipelineStatus(dbapi_connection.pgconn.pipeline_status))
+
+    sa.event.listen(db.engine, "checkin", checked_in)
+    try:
+        with db.transaction() as session:
+            append(session, table_of(AuditEntry), _entry("write"))
+    finally:
+        sa.event.remove(db.engine, "checkin", checked_in)
+    assert returned == [PipelineStatus.OFF]

@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, MetaData, Table, create_engine, event, insert
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine import Connection, Dialect, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -144,15 +145,11 @@ class Database:
         connection = session.connection()
         driver = connection.connection.driver_connection
         assert driver is not None
-        listening = bool(connection.dispatch.before_cursor_execute)
-        with driver.pipeline(), driver.cursor() as cursor:
-            for table, row in rows:
-                sql, processors = _pipelined_insert(connection.dialect, table, tuple(row))
-                params = {key: process(row[key]) for key, process in processors}
-                if listening:  # what watches the engine's statements (tests, tracing) sees these too
-                    connection.dispatch.before_cursor_execute(connection, cursor, sql, params, None, False)
-                cursor.execute(sql, params)
-            session.commit()
+        try:
+            _pipeline(connection, driver, rows)
+        except connection.dialect.loaded_dbapi.Error as error:  # as SQLAlchemy words it (IntegrityError, …)
+            raise DBAPIError.instance(None, None, error, connection.dialect.loaded_dbapi.Error) from error
+        session.commit()  # the session's bookkeeping and events; its COMMIT finds no transaction and sends nothing
 
     @contextmanager
     def _writer_turn(self) -> Iterator[None]:
@@ -175,6 +172,21 @@ def append(session: Session, table: Table, row: dict[str, Any]) -> None:
     written as the transaction commits, after everything else the transaction wrote; a rollback drops it (a
     savepoint's rollback would not: precinct uses none)."""
     session.info.setdefault(_APPENDS, []).append((table, row))
+
+
+def _pipeline(connection: Connection, driver: Any, rows: list[tuple[Table, dict[str, Any]]]) -> None:
+    """The appended rows and the driver's COMMIT, in one pipeline (one round trip)."""
+    listening = bool(connection.dispatch.before_cursor_execute)
+    with driver.pipeline(), driver.cursor() as cursor:
+        for table, row in rows:
+            sql, processors = _pipelined_insert(connection.dialect, table, tuple(row))
+            params = {key: process(row[key]) for key, process in processors}
+            if listening:  # what watches the engine's statements (tests, tracing) sees these too
+                connection.dispatch.before_cursor_execute(connection, cursor, sql, params, None, False)
+            cursor.execute(sql, params)
+        # The driver's COMMIT. Not the session's: that returns the connection to the pool, where another thread could
+        # take it while it is still in pipeline mode.
+        driver.commit()
 
 
 @event.listens_for(Session, "before_commit")
