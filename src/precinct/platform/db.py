@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
 
 SQLITE_BUSY_TIMEOUT_S = 30  # how long a writer waits for SQLite's lock (held by another process) before giving up
@@ -198,12 +199,18 @@ def _write_appends(session: Session) -> None:
         session.flush()
         connection = session.connection()
         for table, row in rows:
-            connection.execute(insert(table), row)
+            connection.execute(_insert(table), row)
 
 
 @event.listens_for(Session, "after_rollback")
 def _drop_appends(session: Session) -> None:
     session.info.pop(_APPENDS, None)
+
+
+@lru_cache(maxsize=64)
+def _insert(table: Table) -> Insert:
+    """One INSERT statement per table, built once: building and keying a statement costs more than running it."""
+    return insert(table)
 
 
 _Processor = Callable[[Any], Any]
