@@ -95,8 +95,9 @@ async def _context(request: Request, principal: Annotated[Principal | None, Depe
 
 def _origin(request: Request) -> audit.Origin:
     route = request.scope.get("route")
+    template = getattr(route, "path", None)  # /api/incidents/{incident_id}/dispatches
     return audit.Origin(
-        action=getattr(route, "path", request.url.path),  # the template: /api/incidents/{incident_id}/dispatches
+        action=template if isinstance(template, str) else request.url.path,  # request.url costs: only if needed
         method=request.method,
         path_params=dict(request.path_params),
         request_id=request.scope.get(_REQUEST_ID_KEY) or audit.request_id(None),
