@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.dml import ReturningInsert
 
 from precinct.core.geo.cells import cells_around
 from precinct.core.privacy import PERSONAL_FIELDS
@@ -109,7 +110,7 @@ def _number_stem(prefix: str, day: date) -> str:
     return f"{prefix}-{day.strftime('%Y%m%d')}-"
 
 
-def _numbered_insert() -> Any:
+def _numbered_insert() -> ReturningInsert[int, str]:
     """On PostgreSQL, take the day's next number and insert the incident under it in one statement: the counter row
     is locked from here to the commit, and every call to the same station waits for it, so no round trip lies
     between taking the number and writing the incident. The number is ``format_number``'s, spelled in SQL."""
@@ -195,9 +196,9 @@ class IncidentRepository:
 
     # incidents
     def add_new(self, incident: Incident, prefix: str, day: date) -> None:
-        """Number a new incident (the prefix's next for the day) and insert it: in one statement on PostgreSQL, and
-        rather than through a flush of the unit of work. The incident is then attached to the session as a
-        persistent object, so that later changes to it are flushed as usual.
+        """Number a new incident (the prefix's next for the day) and insert it without the unit of work: one
+        statement on PostgreSQL, two on SQLite. The incident is then attached to the session as a persistent
+        object, so that later changes to it are flushed as usual.
 
         Do this last before the commit: the day's counter row stays locked until then."""
         connection = self.session.connection()
