@@ -98,7 +98,8 @@ def create_incident(ctx: Ctx, data: IncidentCreate, idempotency_key: str | None 
     if called_at < now - timedelta(days=366):
         raise InvalidInput(f"the time of call {called_at.isoformat()} is over a year ago; import history instead")
 
-    place = orgs.locate(ctx, data.lon, data.lat) if data.lon is not None and data.lat is not None else None
+    point = (data.lon, data.lat) if data.lon is not None and data.lat is not None else None
+    place = orgs.locate(ctx, *point) if point else None
     incident = Incident(
         source=data.source,
         status=IncidentStatus.RECEIVED,
@@ -110,7 +111,7 @@ def create_incident(ctx: Ctx, data: IncidentCreate, idempotency_key: str | None 
         address=data.address,
         lon=data.lon,
         lat=data.lat,
-        cell=cell_of(data.lon, data.lat) if data.lon is not None and data.lat is not None else None,
+        cell=cell_of(*point) if point else None,
         narrative=data.narrative,
         caller_name=data.caller_name,
         caller_phone=data.caller_phone,
