@@ -13,7 +13,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from tests.api.builders import AT_SEA, DOWNTOWN, create_incident, create_unit, dispatch, org_id, serving, step
+from tests.api.builders import AT_SEA, DOWNTOWN, call, create_incident, create_unit, dispatch, org_id, serving, step
 from tests.api.test_identity import CtxFactory, add_user, plain_http, sign_in
 from tests.conftest import Clock, bearer_token
 
@@ -80,6 +80,31 @@ def test_a_precinct_sees_its_own_incidents_and_meets_404_for_a_neighbours(
     period = {"from": (clock.now - day).isoformat(), "to": (clock.now + day).isoformat()}
     assert anyone.get("/api/kpi", params=period, headers=as_org("PDX-CE", "analyst")).json()["incidents"] == 1
     assert client.get("/api/kpi", params=period).json()["incidents"] == 3
+
+
+def test_a_retry_gets_back_the_call_its_first_attempt_left_outside_the_callers_scope(
+    client: TestClient, anyone: TestClient, as_org: Any
+) -> None:
+    """A station's call-taker takes a call from a point outside every jurisdiction: the incident goes to the top of
+    the tree, outside the station's scope. A retry with the same key must still answer with that incident, not 409;
+    another station with the same key and body learns nothing of it."""
+    body = call(lon=AT_SEA[0], lat=AT_SEA[1])
+    headers = as_org("PDX-CE", "call_taker") | {"Idempotency-Key": "at-sea-1"}
+    first = anyone.post("/api/incidents", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    assert first.json()["org_id"] is None
+    retry = anyone.post("/api/incidents", json=body, headers=headers)
+    assert (retry.status_code, retry.json()["id"], retry.json()["number"]) == (
+        200,
+        first.json()["id"],
+        first.json()["number"],
+    )
+    stranger = as_org("PDX-NO", "call_taker") | {"Idempotency-Key": "at-sea-1"}
+    refused = anyone.post("/api/incidents", json=body, headers=stranger)
+    assert refused.status_code == 409
+    assert "another caller" in refused.json()["message"]
+    assert "incident_id" not in (refused.json().get("details") or {})
+    assert first.json()["number"] not in refused.text
 
 
 def test_a_unit_is_added_and_seen_by_its_own_station_only(client: TestClient, anyone: TestClient, as_org: Any) -> None:

@@ -315,8 +315,13 @@ class IncidentRepository:
     def idempotency_key(self, key: str) -> IdempotencyKey | None:
         return self.session.get(IdempotencyKey, key)
 
-    def by_idempotency_key(self, key: str) -> Incident | None:
-        return self.session.scalar(self._visible(select(Incident).where(Incident.idempotency_key == key)))
+    def by_idempotency_key(self, key: str, made_by: str) -> Incident | None:
+        """The incident a key made, if the scope sees it or ``made_by`` took it: a retry gets back what its first
+        attempt made, even a call that landed outside its caller's scope (a point outside every jurisdiction)."""
+        query = select(Incident).where(Incident.idempotency_key == key)
+        if self._in_scope is not None:
+            query = query.where(or_(self._in_scope, Incident.created_by == made_by))
+        return self.session.scalar(query)
 
     def claim_key(self, key: str, request_hash: str, now: datetime) -> bool:
         """Take an idempotency key in one statement; False when it is taken. A request holding the same key

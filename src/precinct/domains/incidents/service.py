@@ -147,9 +147,11 @@ def _request_hash(data: IncidentCreate) -> str:
 def _replay(ctx: Ctx, key: str, request_hash: str) -> Incident:
     """The incident an earlier request with this key made; the key's claim waited for that request to commit."""
     repo = _repo(ctx)
-    claim, earlier = repo.idempotency_key(key), repo.by_idempotency_key(key)
-    if claim is None or earlier is None:  # claim and incident commit together: only a concurrent rollback gets here
+    claim, earlier = repo.idempotency_key(key), repo.by_idempotency_key(key, made_by=ctx.actor)
+    if claim is None:  # claim and incident commit together: only a concurrent rollback gets here
         raise Conflict(f"idempotency key {key!r} is in use by a request that failed; retry it")
+    if earlier is None:  # another caller's call, outside this one's scope: say nothing of it
+        raise Conflict(f"idempotency key {key!r} was used by another caller; use a new key for a new call")
     if claim.request_hash != request_hash:
         raise Conflict(
             f"idempotency key {key!r} was used for a different request; use a new key for a new call",
