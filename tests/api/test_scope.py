@@ -17,11 +17,12 @@ from tests.api.builders import AT_SEA, DOWNTOWN, call, create_incident, create_u
 from tests.api.test_identity import CtxFactory, add_user, plain_http, sign_in
 from tests.conftest import Clock, bearer_token
 
+from precinct.domains.access import service as access
 from precinct.domains.identity import accounts
 from precinct.domains.incidents.repository import IncidentRepository
 from precinct.platform.audit import AuditEntry
 from precinct.platform.config import Settings
-from precinct.platform.context import Scope
+from precinct.platform.context import Principal, Scope
 from precinct.platform.db import Database
 from precinct.web.app import create_app
 
@@ -166,6 +167,23 @@ def test_a_grant_opens_another_org_for_its_time_and_leaves_a_log(
     with db.transaction() as session:
         audited = session.scalars(sa.select(AuditEntry.action).where(AuditEntry.action.like("/api/grants%"))).all()
     assert sorted(audited) == ["/api/grants", "/api/grants", "/api/grants/{grant_id}/revoke"]
+
+
+def test_the_grants_list_is_kept_to_the_scope_before_it_is_cut_to_its_length(
+    client: TestClient, anyone: TestClient, as_org: Any, ctx_factory: CtxFactory
+) -> None:
+    """A station's list of grants holds its own even when newer grants of other orgs would fill a page."""
+    bob, carol = add_user(ctx_factory, "bob", "dispatcher", "PDX-NO"), add_user(ctx_factory, "carol", "dispatcher")
+    ce, no = as_org("PDX-CE", "station_chief"), as_org("PDX-NO", "station_chief")
+    ce_org = org_id(client, "PDX-CE")
+    own = {"to_user_id": bob, "org_id": ce_org, "reason": "covering the CE desk", "hours": 2}
+    theirs = {"to_user_id": carol, "org_id": org_id(client, "PDX-NO"), "reason": "covering the NO desk", "hours": 2}
+    ours = anyone.post("/api/grants", json=own, headers=ce).json()
+    assert anyone.post("/api/grants", json=theirs, headers=no).status_code == 201  # newer, outside CE's scope
+    chief = Principal("staff", carol, "carol", "station_chief", ce_org, None, "token", scope=Scope(frozenset({ce_org})))
+    with ctx_factory() as ctx:
+        ctx.principal = chief
+        assert [g.id for g in access.list_grants(ctx, limit=1)] == [ours["id"]]
 
 
 def test_only_the_org_that_owns_a_record_opens_it_and_within_the_limits(

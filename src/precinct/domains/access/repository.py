@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, or_, select
+from sqlalchemy import ColumnElement, Row, false, or_, select
 from sqlalchemy.orm import Session
 
 from precinct.domains.access.models import AccessGrant
+from precinct.platform.context import Scope
 
 
 class AccessRepository:
@@ -31,9 +32,25 @@ class AccessRepository:
         query = select(AccessGrant).where(AccessGrant.id == grant_id)
         return self.session.scalar(query.with_for_update() if for_update else query)
 
-    def listed(self, *, in_force_at: datetime | None, limit: int) -> Sequence[AccessGrant]:
-        """Grants, newest first: only those in force at a time, when one is given."""
+    def listed(self, scope: Scope, *, in_force_at: datetime | None, limit: int) -> Sequence[AccessGrant]:
+        """Grants that open an org the scope sees (``Scope.sees_org``), newest first: only those in force at a
+        time, when one is given."""
         query = select(AccessGrant)
+        seen = _grants_seen(scope)
+        if seen is not None:
+            query = query.where(seen)
         if in_force_at is not None:
             query = query.where(AccessGrant.revoked_at.is_(None), AccessGrant.expires_at > in_force_at)
         return self.session.scalars(query.order_by(AccessGrant.id.desc()).limit(limit)).all()
+
+
+def _grants_seen(scope: Scope) -> ColumnElement[bool] | None:
+    """``Scope.sees_org`` of a grant's org, as a condition (None: no condition)."""
+    if scope.unit_id is not None:
+        return false()
+    if scope.org_ids is None:
+        return None if scope.unassigned else AccessGrant.org_id.is_not(None)
+    conditions = [AccessGrant.org_id.in_(sorted(scope.org_ids))] if scope.org_ids else []
+    if scope.unassigned:
+        conditions.append(AccessGrant.org_id.is_(None))
+    return or_(*conditions) if conditions else false()

@@ -119,5 +119,6 @@ def revoke(ctx: Ctx, grant_id: int) -> AccessGrant:
 
 def list_grants(ctx: Ctx, *, include_ended: bool = False, limit: int = 500) -> Sequence[AccessGrant]:
     """The grants that open an org the principal sees, newest first: those in force, or all of them."""
-    rows = AccessRepository(ctx.session).listed(in_force_at=None if include_ended else ctx.now(), limit=limit)
-    return [row for row in rows if ctx.scope.sees_org(row.org_id)]
+    return AccessRepository(ctx.session).listed(
+        ctx.scope, in_force_at=None if include_ended else ctx.now(), limit=limit
+    )
