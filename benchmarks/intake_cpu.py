@@ -29,7 +29,7 @@ from _common import (
     parse_backends,
     settings_for,
 )
-from incident_http import Calls
+from load_generator import Calls
 
 
 async def _request(app: Any, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> int:

@@ -45,7 +45,8 @@ from _common import (
     machine,
     settings_for,
 )
-from incident_http import RawClient, Server
+from incident_http import Server
+from load_generator import RawClient
 
 TARGET_P99_MS = 100.0
 NATS_URL = os.environ.get("PRECINCT_BENCH_NATS_URL", "nats://127.0.0.1:4222")
