@@ -14,7 +14,7 @@ from tests.conftest import Clock
 from typer.testing import CliRunner
 
 from precinct.cli.main import app as cli
-from precinct.domains.incidents import service as incidents
+from precinct.domains.incidents import orders
 from precinct.platform.config import Settings
 
 pytestmark = pytest.mark.timeout(60)
@@ -32,18 +32,18 @@ def test_an_order_left_unacknowledged_is_flagged_once(
     assert step(client, signed["id"], "acknowledge").status_code == 200
     clock.advance(59)
     with ctx_factory() as ctx:
-        assert incidents.flag_overdue_orders(ctx) == []
+        assert orders.flag_overdue_orders(ctx) == []
     clock.advance(2)
     with client.websocket_connect("/ws/events") as ws:
         ws.receive_json()
         with ctx_factory() as ctx:
-            assert [o.id for o in incidents.flag_overdue_orders(ctx)] == [late["id"]]
+            assert [o.id for o in orders.flag_overdue_orders(ctx)] == [late["id"]]
         alert = next_event(ws)
     assert alert["topic"] == "dispatch.overdue"
     assert alert["payload"]["id"] == late["id"]
     assert alert["payload"]["waited_s"] == 61
     with ctx_factory() as ctx:
-        assert incidents.flag_overdue_orders(ctx) == []  # once only
+        assert orders.flag_overdue_orders(ctx) == []  # once only
     order = client.get(f"/api/incidents/{late['incident_id']}/history").json()["dispatches"][0]
     assert order["overdue_at"] is not None
     assert history_kinds(client, late["incident_id"]).count("acknowledge_overdue") == 1

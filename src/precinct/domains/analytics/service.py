@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from precinct.core.kpi import IncidentTimes, dispatch_delays_s, distribution, response_summary
 from precinct.domains.analytics.schemas import CountRow, DistributionOut, KpiReport, ResponseOut
+from precinct.domains.incidents import orders
 from precinct.domains.incidents import service as incidents
 from precinct.domains.orgs import service as orgs
 from precinct.platform.context import Ctx
@@ -48,7 +49,7 @@ def kpi_report(
     ]
     by_type = Counter(t.type_code for t in times)
     by_priority = Counter(t.priority for t in times)
-    unacknowledged = [o for o in incidents.open_orders(ctx, org_ids) if o.status == "ordered"]
+    unacknowledged = [o for o in orders.open_orders(ctx, org_ids) if o.status == "ordered"]
     deadline = ctx.now() - timedelta(seconds=ctx.settings.acknowledge_deadline_s)
     return KpiReport(
         org_id=org_id,

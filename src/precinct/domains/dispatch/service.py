@@ -22,6 +22,7 @@ from precinct.core.dispatch import (
     run_card_for,
 )
 from precinct.core.routing import RoadGraph, RoutingError, Snap, SnapError, Snaps
+from precinct.domains.incidents import orders
 from precinct.domains.incidents import service as incidents
 from precinct.domains.orgs import service as orgs
 from precinct.domains.roads import service as roads
@@ -91,7 +92,7 @@ def recommend(ctx: Ctx, incident_id: int, k: int = 5) -> Recommendation:
             search_k,
             limit_s=ctx.settings.recommendation_limit_s,
         )
-        workload = incidents.orders_today_by_unit(ctx)
+        workload = orders.orders_today_by_unit(ctx)
         candidates = [_candidate(snapped[m.candidate_index][0], m.eta_s, m.distance_m, workload) for m in matches]
         ranked = rank(candidates, card, RankingWeights())
         if len(matches) < search_k:  # the search stopped at the time limit: the rest cannot arrive in time
@@ -127,7 +128,7 @@ def dispatch_recommended(ctx: Ctx, incident_id: int, *, all_proposed: bool = Fal
     if not chosen:
         raise InvalidInput("no unit can be recommended for this incident; dispatch one by hand")
     return [
-        incidents.dispatch_unit(
+        orders.dispatch_unit(
             ctx,
             incident_id,
             r.candidate.unit_id,

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Header, Query, Response, status
 
 from precinct.core.workflow import DispatchAction
-from precinct.domains.incidents import service
+from precinct.domains.incidents import orders, service
 from precinct.domains.incidents.models import Dispatch, Incident
 from precinct.domains.incidents.schemas import (
     CloseRequest,
@@ -139,10 +139,10 @@ def get_incident(ctx: CtxDep, incident_id: BigIdPath) -> IncidentOut:
     summary="An incident's full history: record, orders and every timeline event",
 )
 def incident_history(ctx: CtxDep, incident_id: BigIdPath) -> IncidentHistory:
-    incident, orders, events = service.history(ctx, incident_id)
+    incident, dispatches, events = service.history(ctx, incident_id)
     return IncidentHistory(
         incident=incident_out(incident),
-        dispatches=[dispatch_out(o) for o in orders],
+        dispatches=[dispatch_out(o) for o in dispatches],
         events=[EventOut.model_validate(e) for e in events],
     )
 
@@ -206,7 +206,7 @@ def reopen_incident(ctx: CtxDep, incident_id: BigIdPath, body: CloseRequest) -> 
     summary="Send a unit (派警)",
 )
 def dispatch_unit(ctx: CtxDep, incident_id: BigIdPath, body: DispatchCreate) -> DispatchOut:
-    return dispatch_out(service.dispatch_unit(ctx, incident_id, body.unit_id, body.note))
+    return dispatch_out(orders.dispatch_unit(ctx, incident_id, body.unit_id, body.note))
 
 
 @router.get(
@@ -219,7 +219,7 @@ def list_open_dispatches(
     ctx: CtxDep,
     unit_id: Annotated[int | None, Query(ge=1, le=SMALL_ID_MAX, description="Only this unit's orders")] = None,
 ) -> list[DispatchOut]:
-    return [dispatch_out(o) for o in service.open_orders(ctx, None, unit_id)]
+    return [dispatch_out(o) for o in orders.open_orders(ctx, None, unit_id)]
 
 
 @router.get(
@@ -229,7 +229,7 @@ def list_open_dispatches(
     summary="One dispatch order",
 )
 def get_dispatch(ctx: CtxDep, dispatch_id: BigIdPath) -> DispatchOut:
-    return dispatch_out(service.get_dispatch(ctx, dispatch_id))
+    return dispatch_out(orders.get_dispatch(ctx, dispatch_id))
 
 
 @router.post(
@@ -241,7 +241,7 @@ def get_dispatch(ctx: CtxDep, dispatch_id: BigIdPath) -> DispatchOut:
 def file_feedback(
     ctx: CtxDep, dispatch_id: BigIdPath, body: FeedbackCreate, idempotency_key: StepKey = None
 ) -> DispatchOut:
-    return dispatch_out(service.file_feedback(ctx, dispatch_id, body, idempotency_key))
+    return dispatch_out(orders.file_feedback(ctx, dispatch_id, body, idempotency_key))
 
 
 @router.post(
@@ -253,4 +253,4 @@ def file_feedback(
 def step_dispatch(
     ctx: CtxDep, dispatch_id: BigIdPath, action: DispatchAction, body: DispatchStep, idempotency_key: StepKey = None
 ) -> DispatchOut:
-    return dispatch_out(service.step_dispatch(ctx, dispatch_id, action, body.reason, idempotency_key))
+    return dispatch_out(orders.step_dispatch(ctx, dispatch_id, action, body.reason, idempotency_key))
