@@ -235,5 +235,5 @@ class EventHub:
             await self._woken()
 
     def _mark(self, ids: list[int]) -> None:
-        with self.db.transaction() as session:
+        with self.db.transaction(background=True) as session:
             mark_published(session, ids, self.clock())

@@ -1,6 +1,7 @@
 """Background jobs: work that runs on a timer, never inside a request (an order left unacknowledged, say).
 
-A ``JobRunner`` runs each job every ``job_interval_s`` in a transaction of its own, in a worker thread. The API
+A ``JobRunner`` runs each job every ``job_interval_s`` in a transaction of its own, in a worker thread, without
+taking a writer's turn from the calls (``Database.transaction(background=True)``). The API
 runs one in each worker process unless ``PRECINCT_RUN_JOBS=false``; ``precinct worker`` runs one on its own. Jobs
 must be safe to run in several processes at once (lock what they take, skip what another holds)."""
 
@@ -34,7 +35,7 @@ class JobRunner:
         """Run every job once, each in its own transaction; a failing job is logged and the others still run."""
         for job in self.jobs:
             try:
-                with self.db.transaction() as session:
+                with self.db.transaction(background=True) as session:
                     job(Ctx(session=session, settings=self.settings, actor="system:jobs", clock=self.clock))
             except Exception:
                 log.exception("job %s failed", getattr(job, "__name__", job))
