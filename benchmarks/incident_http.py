@@ -9,7 +9,8 @@ Idempotency-Key, and 5% re-send an earlier key and body, which must answer 200 w
 Before the first configuration the generator runs at the same rate against ``/health``, to show it keeps its
 timetable (with its own raw-stream client, and with httpx for comparison). An open-loop run whose server falls so far
 behind that every connection is busy for 3 s stops early; what it never sent counts as errors. Each phase gets a newly
-started server on the same database. Target: ≥ 300 requests/s at p99 < 50 ms on PostgreSQL, open loop.
+started server on the same database and 2 s of uncounted warm-up at its own pace (after a burst at full speed, an open
+loop measures the burst's aftermath). Target: ≥ 300 requests/s at p99 < 50 ms on PostgreSQL, open loop.
 
     uv run python benchmarks/incident_http.py [--backends postgresql,sqlite] [--pg-workers 1,2] [--rates 300]
         [--seconds 15] [--concurrency 16] [--closed-seconds 5] [--client raw|httpx] [--health-clients raw,httpx]
@@ -317,7 +318,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--health-clients", default="raw,httpx", help="clients to check against /health at the first rate (raw,httpx)"
     )
-    parser.add_argument("--warmup", type=float, default=1, help="uncounted closed-loop seconds before each phase")
+    parser.add_argument(
+        "--warmup", type=float, default=2, help="uncounted seconds before each phase, at its pace (default 2)"
+    )
     parser.add_argument("--closed-seconds", type=float, default=5, help="closed-loop duration (default 5)")
     parser.add_argument("--backends", default="postgresql,sqlite", help="comma-separated: postgresql, sqlite")
     parser.add_argument("--pg-workers", default="1,2", help="uvicorn worker counts on PostgreSQL (default 1,2)")
