@@ -4,6 +4,7 @@ only appends (``append``), written with its commit."""
 
 from __future__ import annotations
 
+import select
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -15,7 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, MetaData, Table, create_engine, event, insert
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Dialect, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
@@ -81,7 +82,22 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_engine(url, echo=echo, pool_size=10, max_overflow=20)
+    event.listen(engine, "checkout", _still_connected)
+    return engine
+
+
+def _still_connected(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Refuse a pooled PostgreSQL connection that the server has ended (a restart, an idle timeout, an
+    administrator): the pool then opens a new one. An idle connection hears nothing from the server but its last
+    words and the close, so anything waiting on the socket means it is gone — a look at the socket, where a ping
+    (``pool_pre_ping``) would cost every transaction a round trip."""
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise DisconnectionError("the connection is closed")
+    waiting = select.poll()
+    waiting.register(dbapi_connection.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+    if waiting.poll(0):
+        raise DisconnectionError("the server ended the connection while it sat in the pool")
 
 
 def _configure_sqlite(engine: Engine) -> None:
