@@ -57,6 +57,31 @@ def test_a_call_taken_over_the_api_appears_on_the_command_screen(
     expect(command.locator("#panel .caller")).to_have_text("138****5678")
 
 
+def test_a_dispatcher_merges_a_duplicate_and_closes_the_call_it_joined_from_the_panel(
+    site: str, open_page: Callable[..., Page], staff: dict[str, str], api: httpx.Client
+) -> None:
+    command = live(open_page(f"{site}/command", staff))
+    first, second = take_call(api, site), take_call(api, site, narrative="又有人报警：路口打架")
+    command.locator(f'#queue tr[data-id="{second["id"]}"]').click()
+    duplicates = command.locator("#panel .duplicates li")
+    expect(duplicates).to_have_count(1)
+    expect(duplicates).to_contain_text(first["number"])
+    duplicates.locator("button.merge").click()
+    expect(command.locator("#panel .summary")).to_contain_text("已合并")
+    expect(command.locator("#panel .timeline")).to_contain_text("合并")
+    expect(command.locator(f'#queue tr[data-id="{second["id"]}"]')).to_have_count(0)
+
+    command.locator(f'#queue tr[data-id="{first["id"]}"]').click()
+    expect(command.locator("#panel .timeline")).to_contain_text("并入重复警情")
+    command.locator("#panel .close input").fill("双方已调解")
+    command.locator("#panel .close button").click()
+    expect(command.locator("#panel .summary")).to_contain_text("已结警")
+    expect(command.locator("#panel .timeline")).to_contain_text("结警")
+    closed = api.get(f"{site}/api/incidents/{first['id']}/history").json()
+    assert closed["incident"]["status"] == "closed"
+    assert [e["data"].get("reason") for e in closed["events"] if e["kind"] == "closed"] == ["双方已调解"]
+
+
 def test_a_call_taker_registers_a_call_with_the_keyboard_alone(
     site: str, open_page: Callable[..., Page], staff: dict[str, str], api: httpx.Client
 ) -> None:

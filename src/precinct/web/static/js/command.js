@@ -3,10 +3,11 @@
 
 import { api, newKey } from "./api.js";
 import { ageText, el, toast } from "./dom.js";
-import { capabilityName, formatTime, installLanguageSwitch, t, translate, typeName } from "./i18n.js";
+import { installLanguageSwitch, t, translate, typeName } from "./i18n.js";
 import { LiveFeed } from "./live.js";
 import { GrantsPanel } from "./grants.js";
 import { createMap, EMPTY, hoverLabels, points } from "./map.js";
+import { panelContent } from "./panel.js";
 import { signedIn, signOut } from "./session.js";
 
 const OPEN_INCIDENT = ["received", "dispatched", "en_route", "on_scene", "cleared"];
@@ -21,6 +22,8 @@ const state = {
   selected: null,
   kpi: null,
 };
+// What the panel reads of the page, and the page's actions it offers (panel.js).
+const panelPage = { types: state.types, units: state.units, drawRoute, dispatch, act };
 const $ = (selector) => document.querySelector(selector);
 const alerts = $("#alerts");
 let callKey = newKey("call");
@@ -319,163 +322,11 @@ async function loadPanel() {
     incident.status === "received" ? api(`/api/incidents/${id}/duplicates`).catch(() => []) : [],
   ]);
   if (state.selected !== id) return;
-  body.replaceChildren(
-    incidentSummary(incident),
-    ordersList(history.dispatches),
-    ranked ? unitsList(incident, ranked) : "",
-    duplicates.length ? duplicatesList(incident, duplicates) : "",
-    closeControl(incident),
-    timeline(history.events),
-  );
+  body.replaceChildren(...panelContent(history, ranked, duplicates, panelPage));
   body.hidden = false;
   $("#panel-none").hidden = true;
   const routeUnit = history.dispatches.find((d) => OPEN_ORDER.has(d.status))?.unit_id ?? ranked?.units?.[0]?.unit_id;
   drawRoute(id, routeUnit);
-}
-
-function incidentSummary(incident) {
-  const type = state.types.get(incident.type_code);
-  return el(
-    "div",
-    { className: "summary" },
-    el("h3", {}, el("span", { className: `priority p${incident.priority}` }, incident.priority), ` ${incident.number}`),
-    el("p", {}, `${typeName(type)} · ${t(`status.${incident.status}`)} · ${formatTime(incident.called_at)}`),
-    incident.address ? el("p", {}, incident.address) : "",
-    incident.narrative ? el("p", { className: "narrative" }, incident.narrative) : "",
-    incident.caller_name || incident.caller_phone
-      ? el("p", { className: "caller" }, [incident.caller_name, incident.caller_phone].filter(Boolean).join(" · "))
-      : "",
-  );
-}
-
-function ordersList(orders) {
-  if (!orders.length) return "";
-  return el(
-    "div",
-    {},
-    el("h4", {}, t("panel.orders")),
-    el(
-      "ul",
-      { className: "orders" },
-      orders.map((order) =>
-        el(
-          "li",
-          { className: `${order.status} ${order.overdue_at && order.status === "ordered" ? "overdue" : ""}` },
-          `${state.units.get(order.unit_id)?.call_sign ?? order.unit_id} · ${t(`status.${order.status}`)}`,
-        ),
-      ),
-    ),
-  );
-}
-
-function unitsList(incident, ranked) {
-  if (ranked.error) return el("p", { className: "message" }, t("common.error", { message: ranked.error.message }));
-  return el(
-    "div",
-    {},
-    el("h4", {}, t("panel.units")),
-    ranked.units.length ? "" : el("p", { className: "hint" }, t("panel.no_units")),
-    el(
-      "ol",
-      { className: "ranked" },
-      ranked.units.map((unit, index) =>
-        el(
-          "li",
-          { onmouseenter: () => drawRoute(incident.id, unit.unit_id) },
-          el(
-            "div",
-            {},
-            el("b", {}, unit.call_sign),
-            " ",
-            t("panel.eta", { min: (unit.eta_s / 60).toFixed(1), km: (unit.distance_m / 1000).toFixed(1) }),
-            el("small", { className: "reasons" }, unit.explanations.filter((r) => r.code !== "eta").map(explain).join("；")),
-          ),
-          el(
-            "button",
-            {
-              type: "button",
-              className: "dispatch",
-              dataset: { unit: unit.unit_id },
-              accesskey: index === 0 ? "d" : undefined,
-              onclick: (event) => dispatch(incident.id, unit.unit_id, event.currentTarget),
-            },
-            t("panel.dispatch"),
-          ),
-        ),
-      ),
-    ),
-  );
-}
-
-// A ranking reason in the page's language (the ETA itself is already on the line).
-function explain(reason) {
-  const values = Object.fromEntries(
-    Object.entries(reason.values).map(([name, value]) => [name, typeof value === "number" ? Math.round(value * 10) / 10 : value]),
-  );
-  if (values.capability) values.capability = values.capability.split(" or ").map(capabilityName).join(" / ");
-  return t(`reason.${reason.code}`, values);
-}
-
-function duplicatesList(incident, duplicates) {
-  return el(
-    "div",
-    {},
-    el("h4", {}, t("panel.duplicates")),
-    el(
-      "ul",
-      { className: "duplicates" },
-      duplicates.map((d) =>
-        el(
-          "li",
-          {},
-          `${d.number} · ${Math.round(d.distance_m)} m · ${Math.round(d.seconds_apart / 60)} min `,
-          el(
-            "button",
-            {
-              type: "button",
-              className: "merge",
-              onclick: () => act(api(`/api/incidents/${incident.id}/merge`, { method: "POST", body: { into_incident_id: d.incident_id } })),
-            },
-            t("panel.merge"),
-          ),
-        ),
-      ),
-    ),
-  );
-}
-
-function closeControl(incident) {
-  if (!incident.allowed_actions.includes("close")) return "";
-  const reason = el("input", { placeholder: t("panel.close_reason"), maxlength: 500 });
-  return el(
-    "div",
-    { className: "close" },
-    reason,
-    el(
-      "button",
-      {
-        type: "button",
-        onclick: () =>
-          act(api(`/api/incidents/${incident.id}/close`, { method: "POST", body: { reason: reason.value || t("panel.close") } })),
-      },
-      t("panel.close"),
-    ),
-  );
-}
-
-function timeline(events) {
-  return el(
-    "div",
-    {},
-    el("h4", {}, t("panel.timeline")),
-    el(
-      "ol",
-      { className: "timeline" },
-      events.map((event) =>
-        el("li", {}, el("time", {}, formatTime(event.at)), ` ${t(`event.${event.kind}`)} · ${event.actor}`),
-      ),
-    ),
-  );
 }
 
 async function drawRoute(incidentId, unitId) {
