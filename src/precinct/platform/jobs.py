@@ -1,9 +1,9 @@
 """Background jobs: work that runs on a timer, never inside a request (an order left unacknowledged, say).
 
 A ``JobRunner`` runs each job every ``job_interval_s`` in a transaction of its own, in a worker thread, without
-taking a writer's turn from the calls (``Database.transaction(background=True)``). The API
-runs one in each worker process unless ``PRECINCT_RUN_JOBS=false``; ``precinct worker`` runs one on its own. Jobs
-must be safe to run in several processes at once (lock what they take, skip what another holds)."""
+taking a writer's turn from the calls (``Database.transaction(background=True)``). The API runs one in each worker
+process unless ``PRECINCT_RUN_JOBS=false``; ``precinct worker`` runs one on its own. Jobs must be safe to run in
+several processes at once (lock what they take, skip what another holds)."""
 
 from __future__ import annotations
 
