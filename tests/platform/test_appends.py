@@ -4,6 +4,7 @@ constraint takes everything with it, and a rollback leaves none."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 from psycopg.pq import PipelineStatus
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from precinct.platform.audit import AuditEntry
 from precinct.platform.db import Database, append, table_of
@@ -60,6 +62,24 @@ def test_an_appended_row_that_breaks_a_constraint_takes_the_whole_transaction_wi
     assert _counts(db) == (before[0], before[1] + 1)
 
 
+def test_on_the_event_loop_too_a_row_that_breaks_a_constraint_takes_the_whole_transaction_with_it(
+    db: Database,
+) -> None:
+    if not db.runs_on_loop:
+        pytest.skip("SQLite's transactions all run in threads")
+    before = _counts(db)
+
+    def broken(session: Session) -> None:
+        append(session, table_of(OutboxMessage), {"topic": "test.lost", "payload": {}, "created_at": NOW})
+        append(session, table_of(AuditEntry), _entry("bogus"))
+
+    with pytest.raises(IntegrityError):
+        asyncio.run(db.run(broken, write=True))
+    assert _counts(db) == before
+    asyncio.run(db.run(lambda session: append(session, table_of(AuditEntry), _entry("write")), write=True))
+    assert _counts(db) == (before[0], before[1] + 1)
+
+
 def test_a_rollback_leaves_no_appended_row(db: Database) -> None:
     before = _counts(db)
 
@@ -83,18 +103,26 @@ def test_a_session_committed_outside_the_database_helper_still_writes_its_rows(d
 
 def test_a_connection_goes_back_to_the_pool_out_of_pipeline_mode(db: Database) -> None:
     """Committing inside the pipeline returned the connection to the pool still in pipeline mode, and a request in
-    another thread that took it failed ('connection not in pipeline mode', seen under load)."""
+    another thread that took it failed ('connection not in pipeline mode', seen under load). The same for a
+    transaction on the event loop, with psycopg's asyncio connection."""
     if db.backend != "postgresql":
         pytest.skip("the pipeline is PostgreSQL's")
     returned: list[PipelineStatus] = []
 
-    def checked_in(dbapi_connection: Any, _record: Any) -> None:
-        returned.append(PipelineStatus(dbapi_connection.pgconn.pipeline_status))
+    def checked_in(_dbapi_connection: Any, record: Any) -> None:
+        returned.append(PipelineStatus(record.driver_connection.pgconn.pipeline_status))
 
-    sa.event.listen(db.engine, "checkin", checked_in)
+    def write(session: Session) -> None:
+        append(session, table_of(AuditEntry), _entry("write"))
+
+    for engine in db.engines:
+        sa.event.listen(engine, "checkin", checked_in)
     try:
         with db.transaction() as session:
-            append(session, table_of(AuditEntry), _entry("write"))
+            write(session)
+        asyncio.run(db.run(write, write=True))
     finally:
-        sa.event.remove(db.engine, "checkin", checked_in)
-    assert returned == [PipelineStatus.OFF]
+        for engine in db.engines:
+            sa.event.remove(engine, "checkin", checked_in)
+    assert returned == [PipelineStatus.OFF, PipelineStatus.OFF]
+    assert _counts(db)[1] >= 2

@@ -4,26 +4,33 @@ only appends (``append``), written with its commit."""
 
 from __future__ import annotations
 
+import asyncio
 import select
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, contextmanager, nullcontext
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import psycopg
 from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, MetaData, Table, create_engine, event, insert
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import await_, greenlet_spawn
 
 SQLITE_BUSY_TIMEOUT_S = 30  # how long a writer waits for SQLite's lock (held by another process) before giving up
 WRITER_TURN_TIMEOUT_S = 30  # how long a writer waits for its turn in this process
+_NO_TURN = f"no turn to write to the database within {WRITER_TURN_TIMEOUT_S} s"
 DEFAULT_WRITERS = 2  # writing transactions at once per process on PostgreSQL (see ``Database``)
+_T = TypeVar("_T")
 _APPENDS = "precinct.appends"  # key in Session.info: the rows ``append`` queued, in order
 
 NAMING_CONVENTION = {
@@ -87,7 +94,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     return engine
 
 
-def _still_connected(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+def _still_connected(dbapi_connection: Any, _record: Any, proxy: Any) -> None:
     """Refuse a pooled PostgreSQL connection that the server has ended (a restart, an idle timeout, an
     administrator): the pool then opens a new one. An idle connection hears nothing from the server but its last
     words and the close, so anything waiting on the socket means it is gone — a look at the socket, where a ping
@@ -95,7 +102,7 @@ def _still_connected(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
     if dbapi_connection.closed or dbapi_connection.broken:
         raise DisconnectionError("the connection is closed")
     waiting = select.poll()
-    waiting.register(dbapi_connection.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+    waiting.register(proxy.driver_connection.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
     if waiting.poll(0):
         raise DisconnectionError("the server ended the connection while it sat in the pool")
 
@@ -119,10 +126,12 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 class Database:
-    """An engine and its session factory. Sessions never commit on their own: ``transaction`` does, once."""
+    """An engine and its session factory. Sessions never commit on their own: ``transaction`` (in a thread) or
+    ``run`` (on the event loop) does, once."""
 
     def __init__(self, url: str, *, echo: bool = False, writers: int = DEFAULT_WRITERS) -> None:
         self.url = url
+        self.echo = echo
         self.engine = make_engine(url, echo=echo)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.backend = self.engine.dialect.name
@@ -131,7 +140,44 @@ class Database:
         # it looks again. On PostgreSQL, more writers than cores only lengthen each transaction: they contend for
         # the interpreter's lock while holding row locks (the day's incident counter) that other calls wait for.
         # Other processes still meet the database's own locks.
-        self._writers = threading.BoundedSemaphore(1 if self.backend == "sqlite" else writers)
+        self._writer_count = 1 if self.backend == "sqlite" else writers
+        self._writers = threading.BoundedSemaphore(self._writer_count)
+        self._loop_writers: dict[int, asyncio.Semaphore] = {}  # by event loop: the same turns, for ``run``
+
+    @property
+    def runs_on_loop(self) -> bool:
+        """Whether ``run`` can serve a transaction on the event loop: PostgreSQL, which has an asyncio driver."""
+        return self.backend == "postgresql"
+
+    @property
+    def engines(self) -> tuple[Engine, ...]:
+        """Every engine transactions may run on: the threads' and, where ``runs_on_loop``, the event loop's."""
+        return (self.engine, self._loop_engine.sync_engine) if self.runs_on_loop else (self.engine,)
+
+    async def run(self, work: Callable[[Session], _T], *, write: bool) -> _T:
+        """``work(session)`` in one transaction, committed when it returns, on the running event loop (decision
+        0015): the same synchronous code as in ``transaction``, run in a greenlet whose every wait for the database
+        gives the loop back to the other requests. No thread: a request's statements cost no hand-over between
+        threads and no wait for the interpreter's lock. PostgreSQL only (``runs_on_loop``)."""
+        if not write:
+            return await greenlet_spawn(self._run, work, False)
+        async with self._loop_writer_turn():
+            return await greenlet_spawn(self._run, work, True)
+
+    def _run(self, work: Callable[[Session], _T], write: bool) -> _T:  # in the greenlet
+        with self._session(self._loop_sessions, write) as session:
+            return work(session)
+
+    @cached_property
+    def _loop_engine(self) -> AsyncEngine:
+        """An engine of its own, with psycopg's asyncio connections in its pool; built on first use."""
+        engine = create_async_engine(self.url, echo=self.echo, pool_size=10, max_overflow=20)
+        event.listen(engine.sync_engine, "checkout", _still_connected)
+        return engine
+
+    @cached_property
+    def _loop_sessions(self) -> sessionmaker[Session]:
+        return sessionmaker(self._loop_engine.sync_engine, expire_on_commit=False)
 
     @contextmanager
     def transaction(self, *, write: bool = True, background: bool = False) -> Iterator[Session]:
@@ -141,18 +187,23 @@ class Database:
         wait for, and in a turn it would leave the process's calls one writer short for as long as it runs (at 300
         calls a second, a queue behind the other writer every time the jobs ran). SQLite's one writer is every
         writer's."""
-        with self._writer_turn() if write and not (background and self.backend == "postgresql") else nullcontext():
-            session = self.sessions()
-            if write:
-                session.connection(execution_options={"write": True})
-            try:
-                yield session
-                self._commit(session)
-            except BaseException:
-                session.rollback()
-                raise
-            finally:
-                session.close()
+        takes_turn = write and not (background and self.backend == "postgresql")
+        with self._writer_turn() if takes_turn else nullcontext(), self._session(self.sessions, write) as session:
+            yield session
+
+    @contextmanager
+    def _session(self, sessions: sessionmaker[Session], write: bool) -> Iterator[Session]:
+        session = sessions()
+        if write:
+            session.connection(execution_options={"write": True})
+        try:
+            yield session
+            self._commit(session)
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
 
     def _commit(self, session: Session) -> None:
         """Commit, with the rows the transaction appended. On PostgreSQL they go in one pipeline with the COMMIT: one
@@ -168,7 +219,10 @@ class Database:
         driver = connection.connection.driver_connection
         assert driver is not None
         try:
-            _pipeline(connection, driver, rows)
+            if isinstance(driver, psycopg.AsyncConnection):
+                await_(_pipeline_async(connection, driver, rows))
+            else:
+                _pipeline(connection, driver, rows)
         except connection.dialect.loaded_dbapi.Error as error:  # as SQLAlchemy words it (IntegrityError, …)
             raise DBAPIError.instance(None, None, error, connection.dialect.loaded_dbapi.Error) from error
         session.commit()  # the session's bookkeeping and events; its COMMIT finds no transaction and sends nothing
@@ -176,14 +230,44 @@ class Database:
     @contextmanager
     def _writer_turn(self) -> Iterator[None]:
         if not self._writers.acquire(timeout=WRITER_TURN_TIMEOUT_S):
-            raise TimeoutError(f"no turn to write to the database within {WRITER_TURN_TIMEOUT_S} s")
+            raise TimeoutError(_NO_TURN)
         try:
             yield
         finally:
             self._writers.release()
 
+    @asynccontextmanager
+    async def _loop_writer_turn(self) -> AsyncIterator[None]:
+        loop = id(asyncio.get_running_loop())  # a semaphore waits on one loop; tests run an app on several
+        turns = self._loop_writers.get(loop) or self._loop_writers.setdefault(
+            loop, asyncio.Semaphore(self._writer_count)
+        )
+        try:
+            async with asyncio.timeout(WRITER_TURN_TIMEOUT_S):
+                await turns.acquire()
+        except TimeoutError:
+            raise TimeoutError(_NO_TURN) from None
+        try:
+            yield
+        finally:
+            turns.release()
+
     def dispose(self) -> None:
         self.engine.dispose()
+        if "_loop_engine" in self.__dict__:  # built: its connections close on a loop of their own, in a thread of
+            # their own (the caller's thread may be running a loop)
+            with ThreadPoolExecutor(max_workers=1) as closer:
+                closer.submit(asyncio.run, self._loop_engine.dispose()).result()
+
+
+def on_event_loop() -> bool:
+    """Whether the code calling runs on an event loop's thread (in a transaction ``Database.run`` serves), where a
+    wait for a lock held by another request would stop the loop, and with it that request."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 # --- appended rows ------------------------------------------------------------------------------------------------
@@ -209,6 +293,19 @@ def _pipeline(connection: Connection, driver: Any, rows: list[tuple[Table, dict[
         # The driver's COMMIT. Not the session's: that returns the connection to the pool, where another thread could
         # take it while it is still in pipeline mode.
         driver.commit()
+
+
+async def _pipeline_async(connection: Connection, driver: Any, rows: list[tuple[Table, dict[str, Any]]]) -> None:
+    """``_pipeline`` with psycopg's asyncio connection (a transaction ``Database.run`` serves)."""
+    listening = bool(connection.dispatch.before_cursor_execute)
+    async with driver.pipeline(), driver.cursor() as cursor:
+        for table, row in rows:
+            sql, processors = _pipelined_insert(connection.dialect, table, tuple(row))
+            params = {key: process(row[key]) for key, process in processors}
+            if listening:
+                connection.dispatch.before_cursor_execute(connection, cursor, sql, params, None, False)
+            await cursor.execute(sql, params)
+        await driver.commit()
 
 
 @event.listens_for(Session, "before_commit")

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Protocol, TypeVar, get_type_hints
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,6 +26,7 @@ from precinct.platform.db import Database
 ANONYMOUS = "anonymous"
 REQUEST_ID_HEADER = "X-Request-ID"
 _READ_ONLY = "__precinct_read_only__"
+_IN_WORKER_THREAD = "__precinct_in_worker_thread__"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -137,8 +139,18 @@ def read_only(endpoint: F) -> F:
     return endpoint
 
 
+def in_worker_thread(endpoint: F) -> F:
+    """Mark a route that computes for long (a password hash, a route over the road graph, a KPI over a month): it
+    runs in a worker thread on every backend. On the event loop (decision 0015) it would hold up every other
+    request of its process until it was done; in a thread, the interpreter's lock passes to them every few
+    milliseconds."""
+    setattr(endpoint, _IN_WORKER_THREAD, True)
+    return endpoint
+
+
 def _in_transaction(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     writes = not getattr(endpoint, _READ_ONLY, False)
+    may_run_on_loop = not getattr(endpoint, _IN_WORKER_THREAD, False)
     hints = get_type_hints(endpoint, include_extras=True)
     names = [name for name, hint in hints.items() if hint is CtxDep]
     if not names:
@@ -147,22 +159,29 @@ def _in_transaction(endpoint: Callable[..., Any]) -> Callable[..., Any]:
         raise TypeError(f"{endpoint.__name__}: a route that uses the database must be a plain def")
     (name,) = names
 
-    def in_transaction(*args: Any, **kwargs: Any) -> Any:
-        ctx: RequestCtx = kwargs[name]
+    def work(session: Session, ctx: RequestCtx, args: Any, kwargs: Any) -> Any:
+        ctx.session = session
+        result = endpoint(*args, **kwargs)
+        if ctx.write and ctx.origin is not None:  # last, so its id is taken just before the commit
+            audit.record_write(ctx, ctx.origin, result_id=_result_id(result))
+        return result
+
+    def in_thread(ctx: RequestCtx, args: Any, kwargs: Any) -> Any:
         assert ctx.db is not None
-        write = ctx.write and writes
-        with ctx.db.transaction(write=write) as session:
-            ctx.session = session
-            result = endpoint(*args, **kwargs)
-            if write and ctx.origin is not None:  # last, so its id is taken just before the commit
-                audit.record_write(ctx, ctx.origin, result_id=_result_id(result))
-            return result
+        with ctx.db.transaction(write=ctx.write) as session:
+            return work(session, ctx, args, kwargs)
 
     # A coroutine to FastAPI, so that it checks and serializes the answer on the event loop: for a plain def it
-    # would make a second hop to the thread pool and back just for that.
+    # would make a second hop to the thread pool and back just for that. The transaction itself runs on the loop
+    # where the database allows it (decision 0015), else in the route's own worker thread.
     @functools.wraps(endpoint)
     async def run(*args: Any, **kwargs: Any) -> Any:
-        return await run_in_threadpool(in_transaction, *args, **kwargs)
+        ctx: RequestCtx = kwargs[name]
+        ctx.write = ctx.write and writes
+        assert ctx.db is not None
+        if may_run_on_loop and ctx.db.runs_on_loop:
+            return await ctx.db.run(functools.partial(work, ctx=ctx, args=args, kwargs=kwargs), write=ctx.write)
+        return await run_in_threadpool(in_thread, ctx, args, kwargs)
 
     # FastAPI reads the signature with its annotations resolved here, where the endpoint's module names are known.
     signature = inspect.signature(endpoint)

@@ -22,7 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from precinct.platform.context import Ctx
-from precinct.platform.db import Base, table_of
+from precinct.platform.db import Base, on_event_loop, table_of
 
 CATALOGUE = "catalogue"
 JURISDICTIONS = "jurisdictions"
@@ -96,7 +96,8 @@ class ReferenceCache(Generic[T]):
         self.name = name
         self.size = size
         self._built: OrderedDict[tuple[str, int], T] = OrderedDict()
-        self._lock = threading.Lock()  # held while building, so one thread builds while the others wait for it
+        self._lock = threading.Lock()  # held to read or change ``_built``, never while building
+        self._building = threading.Lock()  # held while building, so one builds while the others wait for it
 
     def peek(self, database: str, check_s: float) -> T | None:
         """What is built for the revision this process last read, if that reading is recent enough to trust
@@ -112,13 +113,29 @@ class ReferenceCache(Generic[T]):
             return build()
         database = _database_key(ctx.session)
         key = (database, _revision(ctx, database, self.name))
+        built = self._kept(key)
+        if built is not None:
+            return built
+        # A transaction on the event loop must not wait for the build: the build may be another request's on the
+        # same loop, waiting for the database there, and the wait would stop the loop. It builds its own copy.
+        if not self._building.acquire(blocking=not on_event_loop()):
+            return build()
+        try:
+            built = self._kept(key)
+            if built is None:
+                built = build()
+                with self._lock:
+                    self._built[key] = built
+                    while len(self._built) > self.size:
+                        self._built.popitem(last=False)
+            return built
+        finally:
+            self._building.release()
+
+    def _kept(self, key: tuple[str, int]) -> T | None:
         with self._lock:
             built = self._built.get(key)
-            if built is None:
-                built = self._built[key] = build()
-                while len(self._built) > self.size:
-                    self._built.popitem(last=False)
-            else:
+            if built is not None:
                 self._built.move_to_end(key)
             return built
 

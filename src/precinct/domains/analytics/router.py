@@ -9,7 +9,7 @@ from fastapi import Query
 
 from precinct.domains.analytics import service
 from precinct.domains.analytics.schemas import KpiReport
-from precinct.platform.http import CtxDep, PrecinctRouter, errors
+from precinct.platform.http import CtxDep, PrecinctRouter, errors, in_worker_thread
 from precinct.platform.schemas import SMALL_ID_MAX
 
 router = PrecinctRouter(prefix="/api", tags=["analytics"])
@@ -21,6 +21,7 @@ router = PrecinctRouter(prefix="/api", tags=["analytics"])
     responses=errors(404, 422),
     summary="Station numbers for an org subtree and a period, from timeline events",
 )
+@in_worker_thread
 def kpi(
     ctx: CtxDep,
     period_from: Annotated[datetime, Query(alias="from", description="Start of the period (time of call)")],

@@ -22,7 +22,7 @@ from precinct.domains.dispatch.schemas import (
 )
 from precinct.domains.incidents import service as incidents
 from precinct.domains.incidents.schemas import DispatchOut
-from precinct.platform.http import CtxDep, PrecinctRouter, errors, read_only
+from precinct.platform.http import CtxDep, PrecinctRouter, errors, in_worker_thread, read_only
 from precinct.platform.schemas import SMALL_ID_MAX, BigIdPath
 
 router = PrecinctRouter(prefix="/api", tags=["dispatch"])
@@ -34,6 +34,7 @@ router = PrecinctRouter(prefix="/api", tags=["dispatch"])
     responses=errors(404, 409, 422),
     summary="Units ranked by road ETA, run card, status and workload (一屏研判、精准派警)",
 )
+@in_worker_thread
 def recommendations(
     ctx: CtxDep, incident_id: BigIdPath, k: Annotated[int, Query(ge=1, le=50, description="How many units")] = 5
 ) -> RecommendationOut:
@@ -73,6 +74,7 @@ def recommendations(
     responses=errors(404, 409, 422),
     summary="Send the best-ranked unit (or every proposed unit) in one step",
 )
+@in_worker_thread
 def dispatch_recommended(ctx: CtxDep, incident_id: BigIdPath, body: DispatchRecommended) -> list[DispatchOut]:
     orders = service.dispatch_recommended(ctx, incident_id, all_proposed=body.all_proposed, k=body.k)
     return [
@@ -87,6 +89,7 @@ def dispatch_recommended(ctx: CtxDep, incident_id: BigIdPath, body: DispatchReco
     responses=errors(404, 409, 422),
     summary="The road route from a unit to the incident, as a GeoJSON LineString feature",
 )
+@in_worker_thread
 def route(ctx: CtxDep, incident_id: BigIdPath, unit_id: Annotated[int, Query(ge=1, le=SMALL_ID_MAX)]) -> RouteOut:
     points, seconds, metres = service.route_to_incident(ctx, incident_id, unit_id)
     return RouteOut(
@@ -106,6 +109,7 @@ def route(ctx: CtxDep, incident_id: BigIdPath, unit_id: Annotated[int, Query(ge=
     responses=errors(404, 409, 422),
     summary="1-3-5-minute coverage (巡逻防控圈) of posts or units, with each station's covered share",
 )
+@in_worker_thread
 @read_only
 def coverage_of(ctx: CtxDep, body: CoverageRequest) -> CoverageOut:
     posts = [(p.lon, p.lat) for p in body.posts] if body.posts is not None else None

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from precinct.domains.identity import service
 from precinct.domains.identity.schemas import Me, SignedIn, SignedOut
 from precinct.platform.context import Ctx
-from precinct.platform.http import CtxDep, PrecinctRouter, client_address, errors
+from precinct.platform.http import CtxDep, PrecinctRouter, client_address, errors, in_worker_thread
 
 router = PrecinctRouter(prefix="/api/auth", tags=["identity"])
 
@@ -23,6 +23,7 @@ CheckedSignIn = Annotated[service.SignInAttempt, Depends(service.check_sign_in)]
     responses=errors(401, 422, 429),
     summary="Sign in with login and password: sets the session and CSRF cookies",
 )
+@in_worker_thread
 def sign_in(ctx: CtxDep, attempt: CheckedSignIn, response: Response) -> SignedIn | JSONResponse:
     started = service.sign_in(ctx, attempt)
     if started is None:  # the same answer for a wrong login, a wrong password and a locked or disabled account

@@ -8,7 +8,7 @@ from fastapi import Query
 
 from precinct.domains.orgs import service
 from precinct.domains.orgs.schemas import FeatureCollection, GridOut, JurisdictionOut, OrgOut
-from precinct.platform.http import CtxDep, PrecinctRouter, errors
+from precinct.platform.http import CtxDep, PrecinctRouter, errors, in_worker_thread
 from precinct.platform.schemas import SMALL_ID_MAX, SmallIdPath
 
 router = PrecinctRouter(prefix="/api", tags=["orgs"])
@@ -30,6 +30,7 @@ def get_org(ctx: CtxDep, org_id: SmallIdPath) -> OrgOut:
     responses=errors(404),
     summary="An org's jurisdiction polygon as GeoJSON",
 )
+@in_worker_thread
 def org_boundary(ctx: CtxDep, org_id: SmallIdPath) -> FeatureCollection:
     org = service.get_org(ctx, org_id)
     features = []
@@ -52,6 +53,7 @@ def list_grids(
     responses=errors(404, 422),
     summary="Grid polygons as a GeoJSON FeatureCollection",
 )
+@in_worker_thread
 def grids_geojson(
     ctx: CtxDep, org_id: Annotated[int | None, Query(ge=1, le=SMALL_ID_MAX, description="Grids under this org")] = None
 ) -> FeatureCollection:

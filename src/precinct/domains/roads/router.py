@@ -6,12 +6,13 @@ from fastapi import Response
 
 from precinct.domains.roads import service
 from precinct.domains.roads.schemas import RoadNetworkOut
-from precinct.platform.http import CtxDep, PrecinctRouter, errors
+from precinct.platform.http import CtxDep, PrecinctRouter, errors, in_worker_thread
 
 router = PrecinctRouter(prefix="/api/roads", tags=["roads"])
 
 
 @router.get("", response_model=RoadNetworkOut, responses=errors(409), summary="The active road network")
+@in_worker_thread
 def road_network(ctx: CtxDep) -> RoadNetworkOut:
     network, graph = service.active_graph(ctx)
     return RoadNetworkOut(
@@ -32,6 +33,7 @@ def road_network(ctx: CtxDep) -> RoadNetworkOut:
     },
     summary="The roads as GeoJSON lines, for drawing",
 )
+@in_worker_thread
 def road_lines(ctx: CtxDep) -> Response:
     return Response(
         service.road_lines_geojson_gzip(ctx),
