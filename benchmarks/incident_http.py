@@ -105,7 +105,7 @@ class Server:
     def log_tail(self, lines: int = 15) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
-    def cpu_s(self) -> float:
+    def cpu_s(self) -> dict[int, float]:
         return process_group_cpu_s(self.process.pid)
 
     def stop(self) -> None:
@@ -120,17 +120,17 @@ class Server:
                 pass
 
 
-def process_group_cpu_s(pgrp: int) -> float:
-    """CPU seconds (user + system) used so far by the live processes of one process group."""
-    ticks = 0
+def process_group_cpu_s(pgrp: int) -> dict[int, float]:
+    """CPU seconds (user + system) used so far by each live process of one process group, by pid."""
+    used = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rpartition(")")[2].split()
         except OSError:
             continue
         if int(fields[2]) == pgrp:
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+            used[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return used
 
 
 def machine_busy_s() -> float:
@@ -161,8 +161,12 @@ def run_generator(server: Server, options: list[str], timeout_s: float) -> dict[
     if process.returncode != 0 or not result or before is None or after is None:
         raise RuntimeError(f"the load generator failed ({process.returncode}); server log: {server.log_tail()}")
     wall_s = after[0] - before[0]
+    by_process = {pid: 100 * (used - before[1].get(pid, 0.0)) / wall_s for pid, used in after[1].items()}
     return result | {
-        "server_cpu_pct": 100 * (after[1] - before[1]) / wall_s,
+        "server_cpu_pct": sum(by_process.values()),
+        # Each uvicorn worker's share (the supervisor's too, near 0): the kernel hands a new connection to whichever
+        # worker accepts first, and a keep-alive connection stays with it, so the load may not be shared evenly.
+        "process_cpu_pct": sorted(by_process.values(), reverse=True),
         "machine_cpu_pct": 100 * (after[2] - before[2]) / wall_s,
     }
 
@@ -249,7 +253,8 @@ def print_table(rows: list[Row]) -> None:
             ms(r["max_ms"]),
             str(r["errors"]),
             f"{r['replays']} ({r['replay_mismatches']})",
-            f"{r['generator_cpu_pct']:.0f}/{r['server_cpu_pct']:.0f}/{r['machine_cpu_pct']:.0f}",
+            f"{r['generator_cpu_pct']:.0f}/{r['server_cpu_pct']:.0f}/{r['machine_cpu_pct']:.0f}"
+            f" ({'+'.join(f'{pct:.0f}' for pct in r['process_cpu_pct'][: row.workers])})",
             f"[{style}]{row.verdict}[/{style}]" if style else "",
         )
     console().print(table)
@@ -283,7 +288,7 @@ def conduct(args: argparse.Namespace) -> int:
     out.print(
         f"client: {args.client}; open loop: {rates} requests/s for {args.seconds:g} s, latency from each "
         f"request's due time; {args.replay_fraction:.0%} re-send an earlier key (must answer 200, same id). "
-        "CPU: generator / server processes / whole machine, % of one core."
+        "CPU: generator / server processes / whole machine, % of one core; in brackets, each server worker's."
     )
     verdicts = [r.verdict for r in rows if r.verdict]
     out.print(
