@@ -104,8 +104,8 @@ def test_the_entry_is_one_insert_more_per_call(client: TestClient, db: Database)
     finally:
         for engine in db.engines:
             sa.event.remove(engine, "before_cursor_execute", seen)
-    numbered = ["WITH"] if db.backend == "postgresql" else ["INSERT", "INSERT"]
-    assert [s.split()[0] for s in statements] == ["INSERT", "SELECT", *numbered, "INSERT", "INSERT", "INSERT"]
+    service = ["SELECT", "WITH"] if db.backend == "postgresql" else ["SELECT", "INSERT", "INSERT", "INSERT"]
+    assert [s.split()[0] for s in statements] == [*service, "INSERT", "INSERT", "INSERT"]
     assert statements[-1] == "INSERT INTO audit_log"
 
 

@@ -202,9 +202,21 @@ def test_duplicates_are_the_nearest_within_the_radius_and_at_most_twenty(client:
 
     assert beyond not in {d["incident_id"] for d in found}
 
-    moved = create_incident(client, lat=DOWNTOWN[1] + 200 * metres_north)["duplicates"]
+    moved_call = create_incident(client, lat=DOWNTOWN[1] + 200 * metres_north)
+    moved = moved_call["duplicates"]
     assert [d["incident_id"] for d in moved][:3] == [inside, near, beyond]
     assert [round(d["distance_m"]) for d in moved][:4] == [90, 100, 120, 200]
+
+    # With an idempotency key (claimed when the incident is written): the same list, and a retry gets it too.
+    keyed = create_incident(client, {"Idempotency-Key": "dup-order-1"}, lat=DOWNTOWN[1] + 200 * metres_north)
+    expected = [moved_call["id"], *(d["incident_id"] for d in moved)][:20]
+    assert [d["incident_id"] for d in keyed["duplicates"]] == expected
+    retried = client.post(
+        "/api/incidents", json=call(lat=DOWNTOWN[1] + 200 * metres_north), headers={"Idempotency-Key": "dup-order-1"}
+    )
+    assert retried.status_code == 200
+    assert retried.json()["id"] == keyed["id"]
+    assert [d["incident_id"] for d in retried.json()["duplicates"]] == expected
 
 
 def test_duplicates_are_found_across_a_cell_edge_and_beyond_the_cells(
@@ -261,10 +273,10 @@ def test_values_the_database_could_not_store_are_refused_at_the_edge(client: Tes
     assert client.get("/api/incidents").json() == []
 
 
-def test_taking_a_call_costs_five_statements_and_six_on_sqlite(client: TestClient, db: Database, ctx_factory) -> None:
-    """Claim the key, look for duplicates, take the number and write the incident (naming its key) in one statement
-    (two on SQLite), then its event and the outbox row, appended with the commit; reading the new incident back for
-    the reply must not query it again."""
+def test_taking_a_call_costs_four_statements_and_six_on_sqlite(client: TestClient, db: Database, ctx_factory) -> None:
+    """Look for duplicates, then claim the key, take the number and write the incident (naming its key) in one
+    statement (three on SQLite), then its event and the outbox row, appended with the commit; reading the new
+    incident back for the reply must not query it again."""
     create_incident(client)  # the catalogue and jurisdiction caches are warm from here on
     statements: list[str] = []
 
@@ -279,5 +291,6 @@ def test_taking_a_call_costs_five_statements_and_six_on_sqlite(client: TestClien
             IncidentOut.model_validate(created.incident)
     finally:
         event.remove(db.engine, "before_cursor_execute", seen)
-    numbered = ["WITH"] if db.backend == "postgresql" else ["INSERT", "INSERT"]  # WITH taken AS (INSERT …) INSERT
-    assert [s.split()[0] for s in statements] == ["INSERT", "SELECT", *numbered, "INSERT", "INSERT"]
+    # WITH claimed AS (INSERT …), taken AS (INSERT … SELECT … FROM claimed) INSERT … SELECT … FROM taken
+    service = ["SELECT", "WITH"] if db.backend == "postgresql" else ["SELECT", "INSERT", "INSERT", "INSERT"]
+    assert [s.split()[0] for s in statements] == [*service, "INSERT", "INSERT"]

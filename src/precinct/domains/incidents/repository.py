@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -19,6 +20,7 @@ from sqlalchemy import (
     false,
     func,
     insert,
+    literal,
     or_,
     select,
     update,
@@ -77,6 +79,15 @@ _NEAREST_SAME_CATEGORY = (
 _NEAREST_SAME_CATEGORY_IN_CELLS = _NEAREST_SAME_CATEGORY.where(Incident.cell.in_(bindparam("cells", expanding=True)))
 
 
+@dataclass(frozen=True)
+class KeyClaim:
+    """An idempotency key to claim for a request (``claim_key``): the request's hash, and when."""
+
+    key: str
+    request_hash: str
+    at: datetime
+
+
 _COUNTERS, _KEYS = table_of(IncidentCounter), table_of(IdempotencyKey)
 _NEXT_NUMBER = {
     name: make(_COUNTERS)
@@ -110,11 +121,34 @@ def _number_stem(prefix: str, day: date) -> str:
     return f"{prefix}-{day.strftime('%Y%m%d')}-"
 
 
-def _numbered_insert() -> ReturningInsert[int, str]:
+def _numbered_insert(*, claiming: bool) -> ReturningInsert[int, str]:
     """On PostgreSQL, take the day's next number and insert the incident under it in one statement: the counter row
     is locked from here to the commit, and every call to the same station waits for it, so no round trip lies
-    between taking the number and writing the incident. The number is ``format_number``'s, spelled in SQL."""
-    taken = _NEXT_NUMBER["postgresql"].cte("taken")
+    between taking the number and writing the incident. The number is ``format_number``'s, spelled in SQL.
+
+    ``claiming``: the statement first claims the call's idempotency key (``claim_key``), and takes a number and
+    inserts only if it got the key; else it inserts nothing and returns no row. A call costs one statement less."""
+    if claiming:
+        claimed = _CLAIM_KEY["postgresql"].cte("claimed")
+        take = (
+            postgresql_insert(_COUNTERS)
+            .from_select(
+                ["prefix", "day", "last_value"],
+                select(
+                    cast(bindparam("prefix"), _COUNTERS.c.prefix.type),
+                    cast(bindparam("day"), _COUNTERS.c.day.type),
+                    literal(1),
+                ).select_from(claimed),
+            )
+            .on_conflict_do_update(
+                index_elements=[_COUNTERS.c.prefix, _COUNTERS.c.day],
+                set_={"last_value": _COUNTERS.c.last_value + 1},
+            )
+            .returning(_COUNTERS.c.last_value)
+        )
+    else:
+        take = _NEXT_NUMBER["postgresql"]
+    taken = take.cte("taken")
     sequence = cast(taken.c.last_value, _INCIDENTS.c.number.type)
     number = bindparam("number_stem", type_=_INCIDENTS.c.number.type) + func.lpad(
         sequence, func.greatest(NUMBER_DIGITS, func.length(sequence)), "0"
@@ -122,15 +156,16 @@ def _numbered_insert() -> ReturningInsert[int, str]:
     fields = [c for c in _INCIDENTS.columns if c.name not in ("id", "number")]
     # Each value cast to its column's type: in a SELECT list, a NULL would otherwise be text.
     values = select(number, *(cast(bindparam(c.name, type_=c.type), c.type) for c in fields)).select_from(taken)
-    return (
+    statement = (
         insert(_INCIDENTS)
         .from_select(["number", *(c.name for c in fields)], values)
         .add_cte(taken, nest_here=True)
         .returning(_INCIDENTS.c.id, _INCIDENTS.c.number)
     )
+    return statement.add_cte(claimed, nest_here=True) if claiming else statement
 
 
-_INSERT_NUMBERED_INCIDENT = _numbered_insert()
+_INSERT_NUMBERED_INCIDENT = {claiming: _numbered_insert(claiming=claiming) for claiming in (False, True)}
 _PERSONAL = [_INCIDENTS.c[name] for name in PERSONAL_FIELDS["incident"]]
 # Every status but closed and merged: one added later counts as open, and is never anonymised.
 _OPEN_STATUSES = [status for status in INCIDENT_STATUSES if status not in FINAL_INCIDENT_STATUSES]
@@ -195,18 +230,30 @@ class IncidentRepository:
             raise PermissionError(f"{what} spans every org: it runs for jobs and imports only")
 
     # incidents
-    def add_new(self, incident: Incident, prefix: str, day: date) -> None:
+    def add_new(self, incident: Incident, prefix: str, day: date, claim: KeyClaim | None = None) -> bool:
         """Number a new incident (the prefix's next for the day) and insert it without the unit of work: one
         statement on PostgreSQL, two on SQLite. The incident is then attached to the session as a persistent
         object, so that later changes to it are flushed as usual.
+
+        With a ``claim``, its idempotency key is claimed first (``claim_key``), in the same statement on
+        PostgreSQL; False, with nothing written, when the key is taken.
 
         Do this last before the commit: the day's counter row stays locked until then."""
         connection = self.session.connection()
         values = {name: getattr(incident, name) for name in _INCIDENT_FIELDS if name != "number"}
         if connection.dialect.name == "postgresql":
             numbering = {"prefix": prefix, "day": day, "number_stem": _number_stem(prefix, day)}
-            incident.id, incident.number = connection.execute(_INSERT_NUMBERED_INCIDENT, values | numbering).one()
+            claiming = (
+                {} if claim is None else {"key": claim.key, "request_hash": claim.request_hash, "created_at": claim.at}
+            )
+            statement = _INSERT_NUMBERED_INCIDENT[claim is not None]
+            inserted = connection.execute(statement, values | numbering | claiming).one_or_none()
+            if inserted is None:
+                return False
+            incident.id, incident.number = inserted
         else:
+            if claim is not None and not self.claim_key(claim.key, claim.request_hash, claim.at):
+                return False
             incident.number = format_number(prefix, day, self.next_number(prefix, day))
             incident.id = connection.execute(_INSERT_INCIDENT, values | {"number": incident.number}).scalar_one()
         values["number"] = incident.number
@@ -214,6 +261,7 @@ class IncidentRepository:
         self.session.add(incident)
         for name, value in values.items():  # as written: reading one must not load the row back
             set_committed_value(incident, name, value)
+        return True
 
     def by_id(self, incident_id: int, *, for_update: bool = False) -> Incident | None:
         query = self._visible(select(Incident).where(Incident.id == incident_id))

@@ -27,7 +27,7 @@ from precinct.core.workflow import (
     incident_status_from_orders,
 )
 from precinct.domains.incidents.models import Dispatch, Incident, IncidentEvent
-from precinct.domains.incidents.repository import IncidentRepository
+from precinct.domains.incidents.repository import IncidentRepository, KeyClaim
 from precinct.domains.incidents.schemas import IncidentCreate
 from precinct.domains.orgs import service as orgs
 from precinct.platform import audit, reference
@@ -71,12 +71,6 @@ def create_incident(ctx: Ctx, data: IncidentCreate, idempotency_key: str | None 
     With an idempotency key, a retry of the same request returns the incident the first one made; the same key
     with a different body is a ``Conflict``.
     """
-    if idempotency_key is not None:
-        request_hash = _request_hash(data)
-        if not _repo(ctx).claim_key(idempotency_key, request_hash, ctx.now()):
-            earlier = _replay(ctx, idempotency_key, request_hash)
-            return CreateResult(earlier, created=False, duplicates=find_duplicates(ctx, earlier))
-
     limit = ctx.settings.max_narrative_chars
     if len(data.narrative) > limit:
         raise InvalidInput(f"the narrative has {len(data.narrative)} characters; the limit is {limit}")
@@ -120,7 +114,13 @@ def create_incident(ctx: Ctx, data: IncidentCreate, idempotency_key: str | None 
     # Numbered and written last: the day's counter row stays locked until this transaction commits, and every call
     # to the same station waits for it. What follows is appended rows, written with the commit.
     day = now.astimezone(ZoneInfo(ctx.settings.timezone)).date()
-    _repo(ctx).add_new(incident, place.org_code if place else UNASSIGNED_PREFIX, day)
+    # The idempotency key is claimed in the same statement (on PostgreSQL). A request that finds it taken is a retry
+    # (or a clash) and answers with what the first attempt made; a retry waits there for that attempt to end.
+    claim = KeyClaim(idempotency_key, _request_hash(data), now) if idempotency_key is not None else None
+    if not _repo(ctx).add_new(incident, place.org_code if place else UNASSIGNED_PREFIX, day, claim):
+        assert claim is not None  # only a claim can be refused
+        earlier = _replay(ctx, claim.key, claim.request_hash)
+        return CreateResult(earlier, created=False, duplicates=find_duplicates(ctx, earlier))
     _record(
         ctx,
         incident,
