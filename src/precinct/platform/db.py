@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import select
 import threading
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager, nullcontext
@@ -142,7 +143,10 @@ class Database:
         # Other processes still meet the database's own locks.
         self._writer_count = 1 if self.backend == "sqlite" else writers
         self._writers = threading.BoundedSemaphore(self._writer_count)
-        self._loop_writers: dict[int, asyncio.Semaphore] = {}  # by event loop: the same turns, for ``run``
+        # The same turns for ``run``, one semaphore per event loop (it waits on one loop; tests run apps on several)
+        self._loop_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @property
     def runs_on_loop(self) -> bool:
@@ -238,10 +242,10 @@ class Database:
 
     @asynccontextmanager
     async def _loop_writer_turn(self) -> AsyncIterator[None]:
-        loop = id(asyncio.get_running_loop())  # a semaphore waits on one loop; tests run an app on several
-        turns = self._loop_writers.get(loop) or self._loop_writers.setdefault(
-            loop, asyncio.Semaphore(self._writer_count)
-        )
+        loop = asyncio.get_running_loop()
+        turns = self._loop_writers.get(loop)
+        if turns is None:
+            turns = self._loop_writers[loop] = asyncio.Semaphore(self._writer_count)
         try:
             async with asyncio.timeout(WRITER_TURN_TIMEOUT_S):
                 await turns.acquire()
@@ -282,13 +286,8 @@ def append(session: Session, table: Table, row: dict[str, Any]) -> None:
 
 def _pipeline(connection: Connection, driver: Any, rows: list[tuple[Table, dict[str, Any]]]) -> None:
     """The appended rows and the driver's COMMIT, in one pipeline (one round trip)."""
-    listening = bool(connection.dispatch.before_cursor_execute)
     with driver.pipeline(), driver.cursor() as cursor:
-        for table, row in rows:
-            sql, processors = _pipelined_insert(connection.dialect, table, tuple(row))
-            params = {key: process(row[key]) for key, process in processors}
-            if listening:  # what watches the engine's statements (tests, tracing) sees these too
-                connection.dispatch.before_cursor_execute(connection, cursor, sql, params, None, False)
+        for sql, params in _inserts(connection, cursor, rows):
             cursor.execute(sql, params)
         # The driver's COMMIT. Not the session's: that returns the connection to the pool, where another thread could
         # take it while it is still in pipeline mode.
@@ -297,15 +296,24 @@ def _pipeline(connection: Connection, driver: Any, rows: list[tuple[Table, dict[
 
 async def _pipeline_async(connection: Connection, driver: Any, rows: list[tuple[Table, dict[str, Any]]]) -> None:
     """``_pipeline`` with psycopg's asyncio connection (a transaction ``Database.run`` serves)."""
-    listening = bool(connection.dispatch.before_cursor_execute)
     async with driver.pipeline(), driver.cursor() as cursor:
-        for table, row in rows:
-            sql, processors = _pipelined_insert(connection.dialect, table, tuple(row))
-            params = {key: process(row[key]) for key, process in processors}
-            if listening:
-                connection.dispatch.before_cursor_execute(connection, cursor, sql, params, None, False)
+        for sql, params in _inserts(connection, cursor, rows):
             await cursor.execute(sql, params)
         await driver.commit()
+
+
+def _inserts(
+    connection: Connection, cursor: Any, rows: list[tuple[Table, dict[str, Any]]]
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each appended row's INSERT as the driver takes it, shown first to what watches the engine's statements (tests,
+    tracing)."""
+    listening = bool(connection.dispatch.before_cursor_execute)
+    for table, row in rows:
+        sql, processors = _pipelined_insert(connection.dialect, table, tuple(row))
+        params = {key: process(row[key]) for key, process in processors}
+        if listening:
+            connection.dispatch.before_cursor_execute(connection, cursor, sql, params, None, False)
+        yield sql, params
 
 
 @event.listens_for(Session, "before_commit")
