@@ -89,13 +89,17 @@ class KeyClaim:
 
 
 _COUNTERS, _KEYS = table_of(IncidentCounter), table_of(IdempotencyKey)
-_NEXT_NUMBER = {
-    name: make(_COUNTERS)
-    .values(prefix=bindparam("prefix"), day=bindparam("day"), last_value=1)
-    .on_conflict_do_update(
+
+
+def _counted(row: Any) -> Any:
+    """A counter row's INSERT as the day's next number: a new prefix and day start at 1, else the row counts on."""
+    return row.on_conflict_do_update(
         index_elements=[_COUNTERS.c.prefix, _COUNTERS.c.day], set_={"last_value": _COUNTERS.c.last_value + 1}
-    )
-    .returning(_COUNTERS.c.last_value)
+    ).returning(_COUNTERS.c.last_value)
+
+
+_NEXT_NUMBER = {
+    name: _counted(make(_COUNTERS).values(prefix=bindparam("prefix"), day=bindparam("day"), last_value=1))
     for name, make in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
 }
 _CLAIM_KEY = {
@@ -128,26 +132,13 @@ def _numbered_insert(*, claiming: bool) -> ReturningInsert[int, str]:
 
     ``claiming``: the statement first claims the call's idempotency key (``claim_key``), and takes a number and
     inserts only if it got the key; else it inserts nothing and returns no row. A call costs one statement less."""
-    if claiming:
+    take = _NEXT_NUMBER["postgresql"]
+    if claiming:  # the counter's row comes from the claim: none when the key is taken
         claimed = _CLAIM_KEY["postgresql"].cte("claimed")
-        take = (
-            postgresql_insert(_COUNTERS)
-            .from_select(
-                ["prefix", "day", "last_value"],
-                select(
-                    cast(bindparam("prefix"), _COUNTERS.c.prefix.type),
-                    cast(bindparam("day"), _COUNTERS.c.day.type),
-                    literal(1),
-                ).select_from(claimed),
-            )
-            .on_conflict_do_update(
-                index_elements=[_COUNTERS.c.prefix, _COUNTERS.c.day],
-                set_={"last_value": _COUNTERS.c.last_value + 1},
-            )
-            .returning(_COUNTERS.c.last_value)
-        )
-    else:
-        take = _NEXT_NUMBER["postgresql"]
+        row = select(
+            cast(bindparam("prefix"), _COUNTERS.c.prefix.type), cast(bindparam("day"), _COUNTERS.c.day.type), literal(1)
+        ).select_from(claimed)
+        take = _counted(postgresql_insert(_COUNTERS).from_select(["prefix", "day", "last_value"], row))
     taken = take.cte("taken")
     sequence = cast(taken.c.last_value, _INCIDENTS.c.number.type)
     number = bindparam("number_stem", type_=_INCIDENTS.c.number.type) + func.lpad(
