@@ -108,6 +108,25 @@ def test_a_retry_gets_back_the_call_its_first_attempt_left_outside_the_callers_s
     assert first.json()["number"] not in refused.text
 
 
+def test_a_call_taker_is_offered_the_probable_duplicates_in_their_scope_only(
+    client: TestClient, anyone: TestClient, as_org: Any
+) -> None:
+    """On PostgreSQL the search for probable duplicates runs in the statement that takes the call; it keeps to the
+    call-taker's scope as every query does. A call from a neighbour's ground joins the neighbour's incidents, but the
+    call-taker is offered none of them; nor the incidents outside every jurisdiction, which only the top sees."""
+    downtown, at_sea = create_incident(client), create_incident(client, lon=AT_SEA[0], lat=AT_SEA[1])
+
+    def offered(headers: dict[str, str] | None, point: tuple[float, float]) -> list[int]:
+        taken = anyone.post("/api/incidents", json=call(lon=point[0], lat=point[1]), headers=headers)
+        assert taken.status_code == 201, taken.text
+        return [d["incident_id"] for d in taken.json()["duplicates"]]
+
+    assert offered(as_org("PDX-NO", "call_taker"), DOWNTOWN) == []
+    assert offered(as_org("PDX-CE", "call_taker"), AT_SEA) == []
+    assert downtown["id"] in offered(as_org("PDX-CE", "call_taker"), DOWNTOWN)
+    assert at_sea["id"] in offered({"Authorization": client.headers["Authorization"]}, AT_SEA)  # the city's
+
+
 def test_a_unit_is_added_and_seen_by_its_own_station_only(client: TestClient, anyone: TestClient, as_org: Any) -> None:
     central = create_unit(client, "CE-P1")
     chief = as_org("PDX-CE", "station_chief")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -23,13 +24,14 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy.sql.selectable import CTE
 
 from precinct.core.geo.cells import cells_around
 from precinct.core.privacy import PERSONAL_FIELDS
@@ -47,9 +49,10 @@ from precinct.platform.context import EVERYTHING, Scope
 from precinct.platform.db import append, table_of
 
 # The statements of taking a call, built once: building and keying a statement costs more Python time than sending
-# it, and a call-taker's request runs these on every call. Values go in as bound parameters.
-_DX = (Incident.lon - bindparam("lon")) * bindparam("m_per_deg_lon")
-_DY = (Incident.lat - bindparam("lat")) * bindparam("m_per_deg_lat")
+# it, and a call-taker's request runs these on every call. Values go in as bound parameters; the duplicates search's
+# are named apart from the incident's columns, since ``_taking`` inserts an incident in the same statement.
+_DX = (Incident.lon - bindparam("from_lon")) * bindparam("m_per_deg_lon")
+_DY = (Incident.lat - bindparam("from_lat")) * bindparam("m_per_deg_lat")
 _SQUARED_M = _DX * _DX + _DY * _DY
 _NEAREST_SAME_CATEGORY = (
     select(
@@ -62,7 +65,7 @@ _NEAREST_SAME_CATEGORY = (
         Incident.called_at,
     )
     .where(
-        Incident.category_code == bindparam("category_code"),
+        Incident.category_code == bindparam("same_category"),
         Incident.called_at >= bindparam("called_from"),
         Incident.called_at <= bindparam("called_to"),
         Incident.lon.between(bindparam("lon_min"), bindparam("lon_max")),
@@ -77,6 +80,47 @@ _NEAREST_SAME_CATEGORY = (
 # The same in the cells the search box touches: the index then leads to the incidents near the point, not every
 # incident of the category in the window (a city's worth at a busy hour).
 _NEAREST_SAME_CATEGORY_IN_CELLS = _NEAREST_SAME_CATEGORY.where(Incident.cell.in_(bindparam("cells", expanding=True)))
+
+
+@dataclass(frozen=True)
+class Nearby:
+    """A search for probable duplicates: incidents (not merged) of a category called in a period, within
+    ``radius_m`` of a point on a local flat projection (metres per degree given), nearest first, at most ``limit``."""
+
+    category_code: str
+    called_from: datetime
+    called_to: datetime
+    lon: float
+    lat: float
+    m_per_deg_lon: float
+    m_per_deg_lat: float
+    radius_m: float
+    exclude_id: int
+    limit: int
+
+    def query(self) -> tuple[Select[*tuple[Any, ...]], dict[str, Any]]:
+        """The statement (not yet kept to a scope) and its parameters."""
+        dlon, dlat = self.radius_m / self.m_per_deg_lon, self.radius_m / self.m_per_deg_lat
+        cells = cells_around(self.lon - dlon, self.lat - dlat, self.lon + dlon, self.lat + dlat)
+        params = {
+            "same_category": self.category_code,
+            "called_from": self.called_from,
+            "called_to": self.called_to,
+            "from_lon": self.lon,
+            "from_lat": self.lat,
+            "m_per_deg_lon": self.m_per_deg_lon,
+            "m_per_deg_lat": self.m_per_deg_lat,
+            "lon_min": self.lon - dlon,
+            "lon_max": self.lon + dlon,
+            "lat_min": self.lat - dlat,
+            "lat_max": self.lat + dlat,
+            "radius_squared": self.radius_m * self.radius_m,
+            "exclude_id": self.exclude_id,
+            "limit": self.limit,
+        }
+        if cells is None:
+            return _NEAREST_SAME_CATEGORY, params
+        return _NEAREST_SAME_CATEGORY_IN_CELLS, params | {"cells": cells}
 
 
 @dataclass(frozen=True)
@@ -125,13 +169,13 @@ def _number_stem(prefix: str, day: date) -> str:
     return f"{prefix}-{day.strftime('%Y%m%d')}-"
 
 
-def _numbered_insert(*, claiming: bool) -> ReturningInsert[int, str]:
-    """On PostgreSQL, take the day's next number and insert the incident under it in one statement: the counter row
-    is locked from here to the commit, and every call to the same station waits for it, so no round trip lies
-    between taking the number and writing the incident. The number is ``format_number``'s, spelled in SQL.
+def _numbered(*, claiming: bool) -> CTE:
+    """On PostgreSQL, the day's next number taken and the incident inserted under it (``inserted``: its id and
+    number), as the last of the CTEs that ``_taking`` puts at the head of one statement. The number is
+    ``format_number``'s, spelled in SQL.
 
-    ``claiming``: the statement first claims the call's idempotency key (``claim_key``), and takes a number and
-    inserts only if it got the key; else it inserts nothing and returns no row. A call costs one statement less."""
+    ``claiming``: the call's idempotency key is claimed first (``claim_key``), and a number is taken and the incident
+    inserted only if the key was free; else nothing is written and ``inserted`` has no row."""
     take = _NEXT_NUMBER["postgresql"]
     if claiming:  # the counter's row comes from the claim: none when the key is taken
         claimed = _CLAIM_KEY["postgresql"].cte("claimed")
@@ -147,16 +191,29 @@ def _numbered_insert(*, claiming: bool) -> ReturningInsert[int, str]:
     fields = [c for c in _INCIDENTS.columns if c.name not in ("id", "number")]
     # Each value cast to its column's type: in a SELECT list, a NULL would otherwise be text.
     values = select(number, *(cast(bindparam(c.name, type_=c.type), c.type) for c in fields)).select_from(taken)
-    statement = (
+    inserted = (
         insert(_INCIDENTS)
         .from_select(["number", *(c.name for c in fields)], values)
-        .add_cte(taken, nest_here=True)
         .returning(_INCIDENTS.c.id, _INCIDENTS.c.number)
     )
-    return statement.add_cte(claimed, nest_here=True) if claiming else statement
+    return inserted.cte("inserted")
 
 
-_INSERT_NUMBERED_INCIDENT = {claiming: _numbered_insert(claiming=claiming) for claiming in (False, True)}
+@lru_cache(maxsize=256)  # a few shapes, times the scopes of the call-takers one process serves
+def _taking(*, claiming: bool, nearby: Select[*tuple[Any, ...]] | None, scope: Scope) -> Select[*tuple[Any, ...]]:
+    """Taking a call on PostgreSQL, in one statement (one round trip), built once per shape and scope: ``_numbered``,
+    and with a ``nearby`` query the probable duplicates in the scope, one row each beside the new incident's id and
+    number (``new_id``, ``new_number``). The search shares the statement's snapshot, so it never finds the incident
+    the statement inserts. The day's counter row is locked from here to the commit."""
+    inserted = _numbered(claiming=claiming)
+    new = (inserted.c.id.label("new_id"), inserted.c.number.label("new_number"))
+    if nearby is None:
+        return select(*new)
+    condition = _incidents_in(scope)
+    found = (nearby if condition is None else nearby.where(condition)).cte("nearby")
+    return select(*new, *found.c).select_from(inserted.outerjoin(found, true()))
+
+
 _PERSONAL = [_INCIDENTS.c[name] for name in PERSONAL_FIELDS["incident"]]
 # Every status but closed and merged: one added later counts as open, and is never anonymised.
 _OPEN_STATUSES = [status for status in INCIDENT_STATUSES if status not in FINAL_INCIDENT_STATUSES]
@@ -221,30 +278,37 @@ class IncidentRepository:
             raise PermissionError(f"{what} spans every org: it runs for jobs and imports only")
 
     # incidents
-    def add_new(self, incident: Incident, prefix: str, day: date, claim: KeyClaim | None = None) -> bool:
-        """Number a new incident (the prefix's next for the day) and insert it without the unit of work: one
-        statement on PostgreSQL, two on SQLite. The incident is then attached to the session as a persistent
+    def add_new(
+        self, incident: Incident, prefix: str, day: date, claim: KeyClaim | None = None, nearby: Nearby | None = None
+    ) -> tuple[bool, Sequence[Row[*tuple[Any, ...]]]]:
+        """Number a new incident (the prefix's next for the day) and insert it without the unit of work, and run the
+        ``nearby`` search for its probable duplicates (their rows, as ``nearest_same_category``'s): one statement on
+        PostgreSQL (``_taking``), four on SQLite. The incident is then attached to the session as a persistent
         object, so that later changes to it are flushed as usual.
 
         With a ``claim``, its idempotency key is claimed first (``claim_key``), in the same statement on
-        PostgreSQL; False, with nothing written, when the key is taken.
+        PostgreSQL; (False, no rows), with nothing written, when the key is taken.
 
         Do this last before the commit: the day's counter row stays locked until then."""
         connection = self.session.connection()
         values = {name: getattr(incident, name) for name in _INCIDENT_FIELDS if name != "number"}
+        found: Sequence[Row[*tuple[Any, ...]]]
         if connection.dialect.name == "postgresql":
+            query, searching = nearby.query() if nearby is not None else (None, {})
             numbering = {"prefix": prefix, "day": day, "number_stem": _number_stem(prefix, day)}
             claiming = (
                 {} if claim is None else {"key": claim.key, "request_hash": claim.request_hash, "created_at": claim.at}
             )
-            statement = _INSERT_NUMBERED_INCIDENT[claim is not None]
-            inserted = connection.execute(statement, values | numbering | claiming).one_or_none()
-            if inserted is None:
-                return False
-            incident.id, incident.number = inserted
+            statement = _taking(claiming=claim is not None, nearby=query, scope=self.scope)
+            rows = connection.execute(statement, values | numbering | claiming | searching).all()
+            if not rows:
+                return False, []
+            incident.id, incident.number = rows[0].new_id, rows[0].new_number
+            found = [row for row in rows if row.id is not None] if nearby is not None else []
         else:
+            found = self.nearest_same_category(nearby) if nearby is not None else []
             if claim is not None and not self.claim_key(claim.key, claim.request_hash, claim.at):
-                return False
+                return False, []
             incident.number = format_number(prefix, day, self.next_number(prefix, day))
             incident.id = connection.execute(_INSERT_INCIDENT, values | {"number": incident.number}).scalar_one()
         values["number"] = incident.number
@@ -252,7 +316,7 @@ class IncidentRepository:
         self.session.add(incident)
         for name, value in values.items():  # as written: reading one must not load the row back
             set_committed_value(incident, name, value)
-        return True
+        return True, found
 
     def by_id(self, incident_id: int, *, for_update: bool = False) -> Incident | None:
         query = self._visible(select(Incident).where(Incident.id == incident_id))
@@ -291,46 +355,10 @@ class IncidentRepository:
             query = query.where(Incident.called_at < called_to)
         return query
 
-    def nearest_same_category(
-        self,
-        *,
-        category_code: str,
-        called_from: datetime,
-        called_to: datetime,
-        lon: float,
-        lat: float,
-        m_per_deg_lon: float,
-        m_per_deg_lat: float,
-        radius_m: float,
-        exclude_id: int,
-        limit: int,
-    ) -> Sequence[Row[int, str, str, str, float, float, datetime]]:
-        """Incidents (not merged) of a category called in a period, within ``radius_m`` of a point on a local flat
-        projection (metres per degree given), nearest first, at most ``limit``."""
-        dlon, dlat = radius_m / m_per_deg_lon, radius_m / m_per_deg_lat
-        cells = cells_around(lon - dlon, lat - dlat, lon + dlon, lat + dlat)
-        query = _NEAREST_SAME_CATEGORY if cells is None else _NEAREST_SAME_CATEGORY_IN_CELLS
-        rows = self.session.connection().execute(
-            self._visible(query),
-            {
-                **({} if cells is None else {"cells": cells}),
-                "category_code": category_code,
-                "called_from": called_from,
-                "called_to": called_to,
-                "lon": lon,
-                "lat": lat,
-                "m_per_deg_lon": m_per_deg_lon,
-                "m_per_deg_lat": m_per_deg_lat,
-                "lon_min": lon - dlon,
-                "lon_max": lon + dlon,
-                "lat_min": lat - dlat,
-                "lat_max": lat + dlat,
-                "radius_squared": radius_m * radius_m,
-                "exclude_id": exclude_id,
-                "limit": limit,
-            },
-        )
-        return rows.all()  # type: ignore[return-value]  # the distance condition leaves no row without a point
+    def nearest_same_category(self, nearby: Nearby) -> Sequence[Row[*tuple[Any, ...]]]:
+        """The ``nearby`` search's incidents in the scope: id, number, status, type_code, lon, lat, called_at."""
+        query, params = nearby.query()
+        return self.session.connection().execute(self._visible(query), params).all()
 
     def existing_refs(self, refs: Sequence[str]) -> set[str]:
         self._whole_city("checking an import for records already loaded")

@@ -27,7 +27,7 @@ from precinct.core.workflow import (
     incident_status_from_orders,
 )
 from precinct.domains.incidents.models import Dispatch, Incident, IncidentEvent
-from precinct.domains.incidents.repository import IncidentRepository, KeyClaim
+from precinct.domains.incidents.repository import IncidentRepository, KeyClaim, Nearby
 from precinct.domains.incidents.schemas import IncidentCreate
 from precinct.domains.orgs import service as orgs
 from precinct.platform import audit, reference
@@ -110,17 +110,21 @@ def create_incident(ctx: Ctx, data: IncidentCreate, idempotency_key: str | None 
         created_by=ctx.actor,
         idempotency_key=idempotency_key,
     )
-    duplicates = find_duplicates(ctx, incident)
     # Numbered and written last: the day's counter row stays locked until this transaction commits, and every call
-    # to the same station waits for it. What follows is appended rows, written with the commit.
+    # to the same station waits for it. What follows is appended rows, written with the commit. On PostgreSQL one
+    # statement also claims the idempotency key and finds the probable duplicates. A request that finds its key
+    # taken is a retry (or a clash) and answers with what the first attempt made; a retry waits there for that
+    # attempt to end.
     day = now.astimezone(ZoneInfo(ctx.settings.timezone)).date()
-    # The idempotency key is claimed in the same statement (on PostgreSQL). A request that finds it taken is a retry
-    # (or a clash) and answers with what the first attempt made; a retry waits there for that attempt to end.
     claim = KeyClaim(idempotency_key, _request_hash(data), now) if idempotency_key is not None else None
-    if not _repo(ctx).add_new(incident, place.org_code if place else UNASSIGNED_PREFIX, day, claim):
+    prefix = place.org_code if place else UNASSIGNED_PREFIX
+    search = _nearby(ctx, incident)
+    added, found = _repo(ctx).add_new(incident, prefix, day, claim, search)
+    if not added:
         assert claim is not None  # only a claim can be refused
         earlier = _replay(ctx, claim.key, claim.request_hash)
         return CreateResult(earlier, created=False, duplicates=find_duplicates(ctx, earlier))
+    duplicates = _probable(incident, search, found)
     _record(
         ctx,
         incident,
@@ -157,31 +161,40 @@ def _replay(ctx: Ctx, key: str, request_hash: str) -> Incident:
 
 
 def find_duplicates(ctx: Ctx, incident: Incident) -> list[ProbableDuplicate]:
-    """Incidents of the same category within the configured distance and time window, nearest first.
+    """Incidents of the same category within the configured distance and time window, nearest first."""
+    search = _nearby(ctx, incident)
+    return _probable(incident, search, _repo(ctx).nearest_same_category(search)) if search is not None else []
+
+
+def _nearby(ctx: Ctx, incident: Incident) -> Nearby | None:
+    """The search for an incident's probable duplicates (None for a call with no point).
 
     The database measures distance on a local flat projection (within a few kilometres it differs from the
     great-circle distance by far less than a metre), keeps the nearest ``MAX_DUPLICATES`` and sends back only the
     columns the list shows, so a busy place costs no more than a quiet one.
     """
     if incident.lon is None or incident.lat is None:
-        return []
+        return None
     radius_m, window = ctx.settings.duplicate_radius_m, timedelta(seconds=ctx.settings.duplicate_window_s)
-    m_per_deg_lon = _M_PER_DEG_LAT * max(math.cos(math.radians(incident.lat)), 1e-6)
-    rows = _repo(ctx).nearest_same_category(
+    return Nearby(
         category_code=incident.category_code,
         called_from=incident.called_at - window,
         called_to=incident.called_at + window,
         lon=incident.lon,
         lat=incident.lat,
-        m_per_deg_lon=m_per_deg_lon,
+        m_per_deg_lon=_M_PER_DEG_LAT * max(math.cos(math.radians(incident.lat)), 1e-6),
         m_per_deg_lat=_M_PER_DEG_LAT,
         radius_m=radius_m,
         exclude_id=incident.id or 0,  # ids start at 1: a call being taken has none yet
         limit=MAX_DUPLICATES,
     )
-    if not rows:
+
+
+def _probable(incident: Incident, search: Nearby | None, rows: Sequence[Any]) -> list[ProbableDuplicate]:
+    """The rows a search for an incident's duplicates found, as the list a call-taker sees."""
+    if search is None or not rows:
         return []
-    metres = distance_m(incident.lon, incident.lat, [r.lon for r in rows], [r.lat for r in rows])
+    metres = distance_m(search.lon, search.lat, [r.lon for r in rows], [r.lat for r in rows])
     found = [
         ProbableDuplicate(
             incident_id=row.id,
