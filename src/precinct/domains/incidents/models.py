@@ -100,8 +100,10 @@ class Incident(Base):
     narrative: Mapped[str] = mapped_column(Text, default="")
     caller_name: Mapped[str | None] = mapped_column(String(100))
     caller_phone: Mapped[str | None] = mapped_column(String(32))
-    org_id: Mapped[int | None] = mapped_column(ForeignKey("orgs.id", ondelete="RESTRICT"))
-    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id", ondelete="RESTRICT"))
+    # Typed here, not only by the key: statements built when the repository is imported need the type, and the orgs
+    # models may not be imported yet.
+    org_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("orgs.id", ondelete="RESTRICT"))
+    grid_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("grids.id", ondelete="RESTRICT"))
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="RESTRICT"))
     external_ref: Mapped[str | None] = mapped_column(String(100), unique=True)
     idempotency_key: Mapped[str | None] = mapped_column(
@@ -129,7 +131,7 @@ class Dispatch(Base):
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="RESTRICT"), index=True)
-    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"))
+    unit_id: Mapped[int] = mapped_column(Integer, ForeignKey("units.id", ondelete="RESTRICT"))  # typed: see org_id
     status: Mapped[str] = mapped_column(String(16))
     ordered_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ordered_by: Mapped[str] = mapped_column(String(100))
