@@ -1,16 +1,14 @@
 """Rows a transaction only appends (timeline events, outbox events, audit entries) are written with its commit: on
-PostgreSQL in one pipeline with the COMMIT. They keep the transaction's all-or-nothing: a row that breaks a
-constraint takes everything with it, and a rollback leaves none."""
+PostgreSQL the rows of different tables in one statement (decision 0016). They keep the transaction's all-or-nothing:
+a row that breaks a constraint takes everything with it, and a rollback leaves none."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from psycopg.pq import PipelineStatus
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -101,28 +99,26 @@ def test_a_session_committed_outside_the_database_helper_still_writes_its_rows(d
     assert _counts(db) == (before[0], before[1] + 1)
 
 
-def test_a_connection_goes_back_to_the_pool_out_of_pipeline_mode(db: Database) -> None:
-    """Committing inside the pipeline returned the connection to the pool still in pipeline mode, and a request in
-    another thread that took it failed ('connection not in pipeline mode', seen under load). The same for a
-    transaction on the event loop, with psycopg's asyncio connection."""
-    if db.backend != "postgresql":
-        pytest.skip("the pipeline is PostgreSQL's")
-    returned: list[PipelineStatus] = []
+def test_a_tables_rows_keep_the_order_they_were_appended_in(db: Database) -> None:
+    """The parts of one statement run in no set order, so a table that comes again starts the next statement: each
+    table's ids follow the order of appending (a timeline's events), in as few statements as that allows."""
+    statements: list[str] = []
 
-    def checked_in(_dbapi_connection: Any, record: Any) -> None:
-        returned.append(PipelineStatus(record.driver_connection.pgconn.pipeline_status))
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement.split()[0])
 
-    def write(session: Session) -> None:
-        append(session, table_of(AuditEntry), _entry("write"))
-
-    for engine in db.engines:
-        sa.event.listen(engine, "checkin", checked_in)
+    sa.event.listen(db.engine, "before_cursor_execute", seen)
     try:
         with db.transaction() as session:
-            write(session)
-        asyncio.run(db.run(write, write=True))
+            for n in range(3):
+                append(session, table_of(OutboxMessage), {"topic": f"test.order.{n}", "payload": {}, "created_at": NOW})
+                append(session, table_of(AuditEntry), _entry("write") | {"action": f"order {n}"})
     finally:
-        for engine in db.engines:
-            sa.event.remove(engine, "checkin", checked_in)
-    assert returned == [PipelineStatus.OFF, PipelineStatus.OFF]
-    assert _counts(db)[1] >= 2
+        sa.event.remove(db.engine, "before_cursor_execute", seen)
+    with db.transaction(write=False) as session:
+        topics = session.scalars(select(OutboxMessage.topic).order_by(OutboxMessage.id)).all()
+        actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+    assert [t for t in topics if t.startswith("test.order.")] == ["test.order.0", "test.order.1", "test.order.2"]
+    assert [a for a in actions if a.startswith("order ")] == ["order 0", "order 1", "order 2"]
+    writes = [s for s in statements if s not in ("BEGIN", "COMMIT")]
+    assert writes == (["WITH"] * 3 if db.backend == "postgresql" else ["INSERT"] * 6)

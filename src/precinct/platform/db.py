@@ -16,16 +16,27 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-import psycopg
-from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, MetaData, Table, create_engine, event, insert
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    insert,
+)
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Connection, Dialect, make_url
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
-from sqlalchemy.util import await_, greenlet_spawn
+from sqlalchemy.util import greenlet_spawn
 
 SQLITE_BUSY_TIMEOUT_S = 30  # how long a writer waits for SQLite's lock (held by another process) before giving up
 WRITER_TURN_TIMEOUT_S = 30  # how long a writer waits for its turn in this process
@@ -202,34 +213,12 @@ class Database:
             session.connection(execution_options={"write": True})
         try:
             yield session
-            self._commit(session)
+            session.commit()  # with the rows the transaction appended (``_write_appends``)
         except BaseException:
             session.rollback()
             raise
         finally:
             session.close()
-
-    def _commit(self, session: Session) -> None:
-        """Commit, with the rows the transaction appended. On PostgreSQL they go in one pipeline with the COMMIT: one
-        round trip for all of them, and a row lock taken earlier in the transaction (the day's incident counter) is
-        held for that trip alone."""
-        rows = session.info.get(_APPENDS)
-        if not rows or self.backend != "postgresql":
-            session.commit()  # any rows are written by _write_appends, before the commit
-            return
-        session.flush()  # the unit of work first, outside the pipeline: it reads what its statements return
-        del session.info[_APPENDS]
-        connection = session.connection()
-        driver = connection.connection.driver_connection
-        assert driver is not None
-        try:
-            if isinstance(driver, psycopg.AsyncConnection):
-                await_(_pipeline_async(connection, driver, rows))
-            else:
-                _pipeline(connection, driver, rows)
-        except connection.dialect.loaded_dbapi.Error as error:  # as SQLAlchemy words it (IntegrityError, …)
-            raise DBAPIError.instance(None, None, error, connection.dialect.loaded_dbapi.Error) from error
-        session.commit()  # the session's bookkeeping and events; its COMMIT finds no transaction and sends nothing
 
     @contextmanager
     def _writer_turn(self) -> Iterator[None]:
@@ -284,53 +273,40 @@ def append(session: Session, table: Table, row: dict[str, Any]) -> None:
     session.info.setdefault(_APPENDS, []).append((table, row))
 
 
-def _pipeline(connection: Connection, driver: Any, rows: list[tuple[Table, dict[str, Any]]]) -> None:
-    """The appended rows and the driver's COMMIT, in one pipeline (one round trip)."""
-    with driver.pipeline(), driver.cursor() as cursor:
-        for sql, params in _inserts(connection, cursor, rows):
-            cursor.execute(sql, params)
-        # The driver's COMMIT. Not the session's: that returns the connection to the pool, where another thread could
-        # take it while it is still in pipeline mode.
-        driver.commit()
-
-
-async def _pipeline_async(connection: Connection, driver: Any, rows: list[tuple[Table, dict[str, Any]]]) -> None:
-    """``_pipeline`` with psycopg's asyncio connection (a transaction ``Database.run`` serves)."""
-    async with driver.pipeline(), driver.cursor() as cursor:
-        for sql, params in _inserts(connection, cursor, rows):
-            await cursor.execute(sql, params)
-        await driver.commit()
-
-
-def _inserts(
-    connection: Connection, cursor: Any, rows: list[tuple[Table, dict[str, Any]]]
-) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Each appended row's INSERT as the driver takes it, shown first to what watches the engine's statements (tests,
-    tracing)."""
-    listening = bool(connection.dispatch.before_cursor_execute)
-    for table, row in rows:
-        sql, processors = _pipelined_insert(connection.dialect, table, tuple(row))
-        params = {key: process(row[key]) for key, process in processors}
-        if listening:
-            connection.dispatch.before_cursor_execute(connection, cursor, sql, params, None, False)
-        yield sql, params
-
-
 @event.listens_for(Session, "before_commit")
 def _write_appends(session: Session) -> None:
-    """Rows still queued at commit (SQLite, or a session committed outside ``Database.transaction``): one INSERT each,
-    after the unit of work."""
+    """The rows the transaction appended, after the unit of work. On PostgreSQL the rows of different tables go in one
+    statement, each but the last as a data-modifying CTE (decision 0016): a call's event, outbox row and audit entry
+    are one statement, then the COMMIT. On SQLite, one INSERT each."""
     rows = session.info.pop(_APPENDS, None)
-    if rows:
-        session.flush()
-        connection = session.connection()
+    if not rows:
+        return
+    session.flush()
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
         for table, row in rows:
             connection.execute(_insert(table), row)
+        return
+    for run in _runs_of_distinct_tables(rows):
+        sql, processors = _appended_insert(connection.dialect, tuple((table, tuple(row)) for table, row in run))
+        connection.exec_driver_sql(sql, {name: process(run[i][1][key]) for name, i, key, process in processors})
 
 
 @event.listens_for(Session, "after_rollback")
 def _drop_appends(session: Session) -> None:
     session.info.pop(_APPENDS, None)
+
+
+def _runs_of_distinct_tables(rows: list[tuple[Table, dict[str, Any]]]) -> Iterator[list[tuple[Table, dict[str, Any]]]]:
+    """The rows in order, cut where a table comes again. The parts of one statement run in no set order, and the ids
+    of one table's rows must follow the order they were appended in (a timeline's events)."""
+    run: list[tuple[Table, dict[str, Any]]] = []
+    for table, row in rows:
+        if any(table is seen for seen, _ in run):
+            yield run
+            run = []
+        run.append((table, row))
+    yield run
 
 
 @lru_cache(maxsize=64)
@@ -343,16 +319,24 @@ _Processor = Callable[[Any], Any]
 
 
 @lru_cache(maxsize=64)  # a few tables and column sets per engine
-def _pipelined_insert(
-    dialect: Dialect, table: Table, keys: tuple[str, ...]
-) -> tuple[str, list[tuple[str, _Processor]]]:
-    """An INSERT of these columns as the driver takes it, and each value's conversion as SQLAlchemy would make it."""
-    sql = str(insert(table).inline().compile(dialect=dialect, column_keys=list(keys)))  # inline: no RETURNING
-    processors: list[tuple[str, _Processor]] = []
-    for key in keys:
-        process = table.c[key].type.dialect_impl(dialect).bind_processor(dialect)
-        processors.append((key, process or _as_is))
-    return sql, processors
+def _appended_insert(
+    dialect: Dialect, shape: tuple[tuple[Table, tuple[str, ...]], ...]
+) -> tuple[str, list[tuple[str, int, str, _Processor]]]:
+    """One INSERT statement for rows of different tables (each given by its columns), as the driver takes it, and
+    each value's parameter name, row, column and conversion as SQLAlchemy would make it."""
+    processors: list[tuple[str, int, str, _Processor]] = []
+    inserts = []
+    for i, (table, keys) in enumerate(shape):
+        names = {key: f"r{i}_{key}" for key in keys}
+        inserts.append(
+            insert(table).values({key: bindparam(name, type_=table.c[key].type) for key, name in names.items()})
+        )
+        for key, name in names.items():
+            process = table.c[key].type.dialect_impl(dialect).bind_processor(dialect)
+            processors.append((name, i, key, process or _as_is))
+    *first, last = inserts
+    statement = last.add_cte(*(part.cte(f"appended_{i}") for i, part in enumerate(first)))
+    return str(statement.compile(dialect=dialect)), processors
 
 
 def _as_is(value: Any) -> Any:
